@@ -1,0 +1,5 @@
+//! `toonstore`: the command-line tool.
+
+fn main() -> std::process::ExitCode {
+    toonstore::cli::main()
+}

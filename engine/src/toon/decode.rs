@@ -1,0 +1,1146 @@
+//! TOON text to values, or to nothing at all (validation).
+//!
+//! A line reader feeds a recursive descent over indentation, one function per form of the
+//! spec (object fields, inline, tabular, list and keyed tabular arrays). The descent is
+//! generic over a [`Sink`]: [`Build`] makes a [`Value`] tree, [`Check`] makes nothing and
+//! only keeps what strict mode needs (sibling keys), so validation costs no allocation per
+//! value. Both run the same code, so `validate(t).is_ok() == decode(t).is_ok()` by construction.
+//!
+//! Behaviour follows the reference implementation (`@toon-format/toon` 4.4) rule for rule,
+//! with one documented difference taken from the spec fixtures: in non-strict mode a line
+//! whose array header is malformed (`key[]: 1,2`, `foo [2]: x`) is read as a plain key-value
+//! line instead of failing.
+
+use std::borrow::Cow;
+
+use super::error::{DecodeError, Rule};
+use super::number::{NumericToken, parse_numeric_token, rounded};
+use super::scan::{self, Field, trim_spaces};
+use super::{Map, Value};
+
+/// How to read TOON text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Enforce declared lengths, row widths, unique keys, exact indentation and no blank lines
+    /// inside arrays (spec §14). Default: true.
+    pub strict: bool,
+    /// Spaces per indentation level. Default: 2.
+    pub indent: usize,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> DecodeOptions {
+        DecodeOptions { strict: true, indent: 2 }
+    }
+}
+
+/// Decodes TOON text (strict, indent 2).
+pub fn decode(text: &str) -> Result<Value, DecodeError> {
+    decode_with(text, &DecodeOptions::default())
+}
+
+/// Decodes TOON text with options.
+pub fn decode_with(text: &str, options: &DecodeOptions) -> Result<Value, DecodeError> {
+    Decoder::new(text, options, Build).document()
+}
+
+/// Checks TOON text without building values: the same rules as [`decode`], no tree.
+pub fn validate(text: &str) -> Result<(), DecodeError> {
+    validate_with(text, &DecodeOptions::default())
+}
+
+/// Checks TOON text with options.
+pub fn validate_with(text: &str, options: &DecodeOptions) -> Result<(), DecodeError> {
+    Decoder::new(text, options, Check).document()
+}
+
+/// What the descent produces for each construct.
+pub(crate) trait Sink<'a> {
+    type Value;
+    type Object;
+    type Array;
+    /// An unquoted, non-empty primitive token: `true`, `false`, `null`, a number or a string.
+    fn token(&mut self, token: &'a str, strict: bool) -> Result<Self::Value, String>;
+    /// A quoted string's body, escapes unresolved.
+    fn quoted(&mut self, body: &'a str) -> Result<Self::Value, scan::EscapeError>;
+    fn object(&mut self) -> Self::Object;
+    /// Adds or replaces (in place) a member. With `check`, a key already present is an
+    /// error carrying the key; without, replacing is silent.
+    fn insert(
+        &mut self,
+        object: &mut Self::Object,
+        key: Cow<'a, str>,
+        value: Self::Value,
+        check: bool,
+    ) -> Result<(), String>;
+    fn finish_object(&mut self, object: Self::Object) -> Self::Value;
+    fn array(&mut self, capacity: usize) -> Self::Array;
+    fn push(&mut self, array: &mut Self::Array, value: Self::Value);
+    fn finish_array(&mut self, array: Self::Array) -> Self::Value;
+}
+
+/// Builds [`Value`] trees.
+pub(crate) struct Build;
+
+impl<'a> Sink<'a> for Build {
+    type Value = Value;
+    type Object = Map;
+    type Array = Vec<Value>;
+
+    fn token(&mut self, token: &'a str, strict: bool) -> Result<Value, String> {
+        Ok(match token {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            "null" => Value::Null,
+            _ => match parse_numeric_token(token) {
+                NumericToken::NotNumber => Value::String(token.to_owned()),
+                NumericToken::Number(n) => Value::Number(n),
+                NumericToken::InexactInteger(nearest) if !strict => Value::Number(rounded(nearest)),
+                NumericToken::InexactInteger(_) => return Err(inexact_integer(token)),
+            },
+        })
+    }
+
+    fn quoted(&mut self, body: &'a str) -> Result<Value, scan::EscapeError> {
+        Ok(Value::String(scan::unescape(body)?.into_owned()))
+    }
+
+    fn object(&mut self) -> Map {
+        Map::default()
+    }
+
+    fn insert(
+        &mut self,
+        object: &mut Map,
+        key: Cow<'a, str>,
+        value: Value,
+        check: bool,
+    ) -> Result<(), String> {
+        match object.entry(key.into_owned()) {
+            indexmap::map::Entry::Occupied(mut entry) => {
+                entry.insert(value);
+                if check { Err(entry.key().clone()) } else { Ok(()) }
+            }
+            indexmap::map::Entry::Vacant(entry) => {
+                entry.insert(value);
+                Ok(())
+            }
+        }
+    }
+
+    fn finish_object(&mut self, object: Map) -> Value {
+        Value::Object(object)
+    }
+
+    fn array(&mut self, capacity: usize) -> Vec<Value> {
+        Vec::with_capacity(capacity)
+    }
+
+    fn push(&mut self, array: &mut Vec<Value>, value: Value) {
+        array.push(value);
+    }
+
+    fn finish_array(&mut self, array: Vec<Value>) -> Value {
+        Value::Array(array)
+    }
+}
+
+fn inexact_integer(token: &str) -> String {
+    format!(
+        "integer {token} has no exact number form (beyond 64-bit); quote it to keep it as text, or decode non-strict to round it"
+    )
+}
+
+/// Builds nothing; keeps sibling keys so strict mode can reject duplicates.
+pub(crate) struct Check;
+
+/// Keys seen in one object: a short list, a hash set once objects grow.
+#[derive(Default)]
+pub(crate) struct KeySet<'a> {
+    few: Vec<Cow<'a, str>>,
+    many: Option<std::collections::HashSet<Cow<'a, str>, foldhash::fast::RandomState>>,
+}
+
+impl<'a> KeySet<'a> {
+    const LINEAR_LIMIT: usize = 16;
+
+    /// Gives the key back when it was already there.
+    fn insert(&mut self, key: Cow<'a, str>) -> Result<(), Cow<'a, str>> {
+        if let Some(many) = &mut self.many {
+            return if many.contains(&key) {
+                Err(key)
+            } else {
+                many.insert(key);
+                Ok(())
+            };
+        }
+        if self.few.contains(&key) {
+            return Err(key);
+        }
+        self.few.push(key);
+        if self.few.len() > Self::LINEAR_LIMIT {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Sink<'a> for Check {
+    type Value = ();
+    type Object = KeySet<'a>;
+    type Array = ();
+
+    fn token(&mut self, token: &'a str, strict: bool) -> Result<(), String> {
+        // Only integer literals past 18 digits can break the number-range rule.
+        if strict
+            && token.len() > 18
+            && matches!(parse_numeric_token(token), NumericToken::InexactInteger(_))
+        {
+            return Err(inexact_integer(token));
+        }
+        Ok(())
+    }
+
+    fn quoted(&mut self, body: &'a str) -> Result<(), scan::EscapeError> {
+        scan::check_escapes(body)
+    }
+
+    fn object(&mut self) -> KeySet<'a> {
+        KeySet::default()
+    }
+
+    fn insert(
+        &mut self,
+        keys: &mut KeySet<'a>,
+        key: Cow<'a, str>,
+        _: (),
+        check: bool,
+    ) -> Result<(), String> {
+        if !check {
+            return Ok(());
+        }
+        keys.insert(key).map_err(Cow::into_owned)
+    }
+
+    fn finish_object(&mut self, _: KeySet<'a>) {}
+
+    fn array(&mut self, _: usize) {}
+
+    fn push(&mut self, _: &mut (), _: ()) {}
+
+    fn finish_array(&mut self, _: ()) {}
+}
+
+/// One significant line: not blank, not a comment.
+#[derive(Clone, Copy, Debug)]
+struct Line<'a> {
+    /// The line after its indentation, trailing spaces removed (for list items: after `- `).
+    content: &'a str,
+    depth: usize,
+    /// 1-based.
+    number: u32,
+    /// Byte offset of the line's first byte in the document.
+    start: usize,
+}
+
+/// Splits the document into significant lines, one line of lookahead.
+struct Reader<'a> {
+    text: &'a str,
+    /// Start of the next unscanned line; past the end when all are scanned.
+    next: usize,
+    number: u32,
+    peeked: Option<Line<'a>>,
+    last: Option<Line<'a>>,
+    /// Blank line numbers, ascending (strict mode rejects them inside arrays).
+    blank_lines: Vec<u32>,
+    indent: usize,
+    strict: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn peek(&mut self) -> Result<Option<Line<'a>>, DecodeError> {
+        if self.peeked.is_none() {
+            self.peeked = self.scan()?;
+        }
+        Ok(self.peeked)
+    }
+
+    /// Consumes the line `peek` returned.
+    fn consume(&mut self) {
+        self.last = self.peeked.take();
+    }
+
+    fn scan(&mut self) -> Result<Option<Line<'a>>, DecodeError> {
+        let bytes = self.text.as_bytes();
+        while self.next <= bytes.len() {
+            let start = self.next;
+            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+            self.next = end + 1;
+            self.number += 1;
+            let mut raw = &self.text[start..end];
+            let mut line_start = start;
+            if self.number == 1 && raw.starts_with('\u{feff}') {
+                raw = &raw[3..];
+                line_start += 3;
+            }
+            raw = raw.strip_suffix('\r').unwrap_or(raw);
+            let leading = raw.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
+            let first_tab = raw.as_bytes()[..leading].iter().position(|&b| b == b'\t');
+            let indent = match first_tab {
+                Some(tab) if self.strict => tab,
+                _ => leading,
+            };
+            let tabs = match first_tab {
+                Some(_) if !self.strict => {
+                    raw.as_bytes()[..leading].iter().filter(|&&b| b == b'\t').count()
+                }
+                _ => 0,
+            };
+            let content = raw[indent..].trim_end_matches(' ');
+            if first_tab.is_none() && content.starts_with('#') {
+                continue;
+            }
+            if content.is_empty() {
+                if self.strict {
+                    self.blank_lines.push(self.number);
+                }
+                continue;
+            }
+            let line = Line {
+                content,
+                depth: (indent - tabs) / self.indent + tabs,
+                number: self.number,
+                start: line_start,
+            };
+            if self.strict {
+                if first_tab.is_some() {
+                    return Err(self.error(
+                        &line,
+                        indent,
+                        Rule::Indentation,
+                        "tabs are not allowed in indentation in strict mode".into(),
+                    ));
+                }
+                if indent % self.indent != 0 {
+                    return Err(self.error(
+                        &line,
+                        0,
+                        Rule::Indentation,
+                        format!(
+                            "indentation must be a multiple of {} spaces, found {indent}",
+                            self.indent
+                        ),
+                    ));
+                }
+            }
+            return Ok(Some(line));
+        }
+        Ok(None)
+    }
+
+    /// An error at byte `offset` of the line's raw text.
+    fn error(&self, line: &Line<'_>, offset: usize, rule: Rule, message: String) -> DecodeError {
+        let end = (line.start + offset).min(self.text.len());
+        let column = self.text.get(line.start..end).map_or(offset, |s| s.chars().count()) + 1;
+        DecodeError { line: line.number, column: column as u32, rule, message }
+    }
+}
+
+/// A parsed `key[N<:><delim>]{fields}: inline` header.
+struct Header<'a> {
+    key: Option<Cow<'a, str>>,
+    length: usize,
+    delimiter: u8,
+    fields: Option<Vec<Field<'a>>>,
+    keyed: bool,
+    inline: Option<&'a str>,
+}
+
+/// What a line's header reading found.
+enum HeaderParse<'a> {
+    NotHeader,
+    /// Malformed: an error in strict mode, a plain key-value line otherwise.
+    Invalid {
+        offset: usize,
+        reason: String,
+    },
+    Header {
+        header: Header<'a>,
+        strict_error: Option<String>,
+    },
+}
+
+struct Decoder<'a, S: Sink<'a>> {
+    reader: Reader<'a>,
+    sink: S,
+    strict: bool,
+    /// Cells of the current row, reused across rows.
+    cells: Vec<(&'a str, usize)>,
+}
+
+type Result<T, E = DecodeError> = std::result::Result<T, E>;
+
+impl<'a, S: Sink<'a>> Decoder<'a, S> {
+    fn new(text: &'a str, options: &DecodeOptions, sink: S) -> Self {
+        Decoder {
+            reader: Reader {
+                text,
+                next: 0,
+                number: 0,
+                peeked: None,
+                last: None,
+                blank_lines: Vec::new(),
+                indent: options.indent.max(1),
+                strict: options.strict,
+            },
+            sink,
+            strict: options.strict,
+            cells: Vec::new(),
+        }
+    }
+
+    fn document(mut self) -> Result<S::Value> {
+        let Some(first) = self.reader.peek()? else {
+            let empty = self.sink.object();
+            return Ok(self.sink.finish_object(empty));
+        };
+        if first.depth != 0 {
+            return Err(self.over_indented(&first, 0));
+        }
+        if trim_spaces(first.content) == "[]" {
+            self.reader.consume();
+            let empty = self.sink.array(0);
+            let value = self.sink.finish_array(empty);
+            self.assert_consumed()?;
+            return Ok(value);
+        }
+        if is_array_header_content(first.content) {
+            if let Some(header) = self.header(&first)? {
+                self.reader.consume();
+                let value = self.array_from_header(header, 0, first)?;
+                self.assert_consumed()?;
+                return Ok(value);
+            }
+        }
+        self.reader.consume();
+        let following = self.reader.peek()?;
+        let key_value = is_key_value(first.content);
+        match following {
+            None if !key_value => return self.primitive(&first, first.content, 0),
+            Some(next) if !key_value && next.depth == 0 => {
+                return Err(self.error(
+                    &first,
+                    0,
+                    Rule::Structure,
+                    "a document of several lines must start with a key-value or array-header line"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
+        let mut object = self.sink.object();
+        self.key_value(first, 0, &mut object)?;
+        while let Some(line) = self.reader.peek()? {
+            if line.depth != 0 {
+                return Err(self.over_indented(&line, 0));
+            }
+            self.reader.consume();
+            self.key_value(line, 0, &mut object)?;
+        }
+        Ok(self.sink.finish_object(object))
+    }
+
+    fn assert_consumed(&mut self) -> Result<()> {
+        match self.reader.peek()? {
+            Some(line) => Err(self.error(
+                &line,
+                0,
+                Rule::Structure,
+                "unexpected content after the document's root value".into(),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// One `key: value`, `key:` + nested block, or `key[N]...` line and what hangs below it.
+    fn key_value(&mut self, line: Line<'a>, base: usize, object: &mut S::Object) -> Result<()> {
+        let header = self.header(&line)?;
+        self.key_value_parsed(line, header, base, object)
+    }
+
+    fn key_value_parsed(
+        &mut self,
+        line: Line<'a>,
+        header: Option<Header<'a>>,
+        base: usize,
+        object: &mut S::Object,
+    ) -> Result<()> {
+        if let Some(mut header) = header {
+            let Some(key) = header.key.take() else {
+                let message = if header.keyed {
+                    "a keyless keyed header is only valid at the document root"
+                } else {
+                    "a keyless array header is only valid at the document root or as a list item"
+                };
+                return Err(self.error(&line, 0, Rule::Header, message.into()));
+            };
+            let value = self.array_from_header(header, base, line)?;
+            return self.insert_checked(object, key, value, &line);
+        }
+        let (key, end) = self.key_token(&line)?;
+        let rest = trim_spaces(&line.content[end..]);
+        let value = if rest.is_empty() {
+            match self.reader.peek()? {
+                Some(next) if next.depth > base => {
+                    self.no_depth_jump(&next, base)?;
+                    self.object_fields(base + 1)?
+                }
+                _ => {
+                    let empty = self.sink.object();
+                    self.sink.finish_object(empty)
+                }
+            }
+        } else if rest == "[]" {
+            let empty = self.sink.array(0);
+            self.sink.finish_array(empty)
+        } else {
+            let offset = rest.as_ptr() as usize - line.content.as_ptr() as usize;
+            self.primitive(&line, rest, offset)?
+        };
+        self.insert_checked(object, key, value, &line)
+    }
+
+    fn insert_checked(
+        &mut self,
+        object: &mut S::Object,
+        key: Cow<'a, str>,
+        value: S::Value,
+        line: &Line<'a>,
+    ) -> Result<()> {
+        self.sink.insert(object, key, value, self.strict).map_err(|key| {
+            self.error(line, 0, Rule::DuplicateKey, format!("duplicate sibling key {key:?}"))
+        })
+    }
+
+    /// The members of a nested object: every following line at `base` depth or deeper.
+    fn object_fields(&mut self, base: usize) -> Result<S::Value> {
+        let mut object = self.sink.object();
+        let mut depth = None;
+        while let Some(line) = self.reader.peek()? {
+            if line.depth < base {
+                break;
+            }
+            let expected = *depth.get_or_insert(line.depth);
+            if line.depth != expected {
+                return Err(self.over_indented(&line, expected));
+            }
+            self.reader.consume();
+            self.key_value(line, expected, &mut object)?;
+        }
+        Ok(self.sink.finish_object(object))
+    }
+
+    /// Members of a list item after its first line.
+    fn sibling_fields(&mut self, depth: usize, object: &mut S::Object) -> Result<()> {
+        while let Some(line) = self.reader.peek()? {
+            if line.depth < depth {
+                break;
+            }
+            if line.depth != depth {
+                return Err(self.over_indented(&line, depth));
+            }
+            self.reader.consume();
+            self.key_value(line, depth, object)?;
+        }
+        Ok(())
+    }
+
+    /// Depth of the lines inside a block opened at `base`.
+    fn content_depth(&mut self, base: usize) -> Result<usize> {
+        match self.reader.peek()? {
+            Some(first) if first.depth > base + 1 => {
+                self.no_depth_jump(&first, base)?;
+                Ok(first.depth)
+            }
+            _ => Ok(base + 1),
+        }
+    }
+
+    fn array_from_header(
+        &mut self,
+        header: Header<'a>,
+        base: usize,
+        line: Line<'a>,
+    ) -> Result<S::Value> {
+        if header.keyed {
+            return self.keyed_object(header, base, line);
+        }
+        // A header cannot promise more elements than the document has bytes.
+        let capacity = header.length.min(self.reader.text.len() - line.start);
+        let mut array = self.sink.array(capacity);
+        if let Some(inline) = header.inline {
+            self.inline_values(&header, inline, &line, &mut array)?;
+        } else if let Some(fields) = &header.fields {
+            self.tabular_rows(&header, fields, base, line, &mut array)?;
+        } else {
+            self.list_items(&header, base, line, &mut array)?;
+        }
+        Ok(self.sink.finish_array(array))
+    }
+
+    fn inline_values(
+        &mut self,
+        header: &Header<'a>,
+        inline: &'a str,
+        line: &Line<'a>,
+        array: &mut S::Array,
+    ) -> Result<()> {
+        let base_offset = inline.as_ptr() as usize - line.content.as_ptr() as usize;
+        let mut count = 0;
+        scan::split_values(inline, header.delimiter, |token, offset| {
+            let value = self.primitive(line, token, base_offset + offset)?;
+            self.sink.push(array, value);
+            count += 1;
+            Ok(())
+        })?;
+        if self.strict && count != header.length {
+            return Err(self.error(
+                line,
+                0,
+                Rule::Count,
+                format!("expected {} inline values, found {count}", header.length),
+            ));
+        }
+        Ok(())
+    }
+
+    fn tabular_rows(
+        &mut self,
+        header: &Header<'a>,
+        fields: &[Field<'a>],
+        base: usize,
+        header_line: Line<'a>,
+        array: &mut S::Array,
+    ) -> Result<()> {
+        let row_depth = self.content_depth(base)?;
+        let width = scan::count_leaf_fields(fields);
+        let mut count = 0;
+        let mut range = None;
+        let mut last = header_line;
+        while !self.strict || count < header.length {
+            let Some(line) = self.reader.peek()? else { break };
+            if line.depth <= base {
+                break;
+            }
+            if line.depth != row_depth {
+                return Err(self.over_indented(&line, row_depth));
+            }
+            if !is_data_row(line.content, header.delimiter) {
+                break;
+            }
+            self.reader.consume();
+            range.get_or_insert((line.number, line.number)).1 = line.number;
+            last = line;
+            let row = self.row(fields, width, &line, line.content, header.delimiter)?;
+            self.sink.push(array, row);
+            count += 1;
+        }
+        if self.strict {
+            self.expect_count(count, header.length, "tabular rows", &last)?;
+            self.no_blank_lines(range, "a tabular array")?;
+            if let Some(next) = self.reader.peek()? {
+                if next.depth == row_depth
+                    && !next.content.starts_with("- ")
+                    && is_data_row(next.content, header.delimiter)
+                {
+                    return Err(self.error(
+                        &next,
+                        0,
+                        Rule::Count,
+                        format!("expected {} tabular rows, found more", header.length),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn keyed_object(
+        &mut self,
+        header: Header<'a>,
+        base: usize,
+        header_line: Line<'a>,
+    ) -> Result<S::Value> {
+        let fields = header.fields.as_deref().unwrap_or_default();
+        let entry_depth = self.content_depth(base)?;
+        let width = scan::count_leaf_fields(fields);
+        let mut object = self.sink.object();
+        let mut count = 0;
+        let mut range = None;
+        let mut last = header_line;
+        while let Some(line) = self.reader.peek()? {
+            if line.depth <= base {
+                break;
+            }
+            if line.depth != entry_depth {
+                return Err(self.over_indented(&line, entry_depth));
+            }
+            if scan::find_unquoted(line.content, b':', 0).is_none() {
+                if self.strict {
+                    return Err(self.error(
+                        &line,
+                        0,
+                        Rule::Structure,
+                        "expected an entry row `key: cells` inside a keyed tabular object".into(),
+                    ));
+                }
+                // Non-strict mode skips a stray line, as the spec fixtures require.
+                self.reader.consume();
+                continue;
+            }
+            self.reader.consume();
+            range.get_or_insert((line.number, line.number)).1 = line.number;
+            last = line;
+            let (key, end) = self.key_token(&line)?;
+            let cells = trim_spaces(&line.content[end..]);
+            let row = self.row(fields, width, &line, cells, header.delimiter)?;
+            self.insert_checked(&mut object, key, row, &line)?;
+            count += 1;
+        }
+        if self.strict {
+            self.expect_count(count, header.length, "keyed entries", &last)?;
+            self.no_blank_lines(range, "a keyed tabular object")?;
+        }
+        Ok(self.sink.finish_object(object))
+    }
+
+    /// One row's cells, shaped by the header's field tree.
+    fn row(
+        &mut self,
+        fields: &[Field<'a>],
+        width: usize,
+        line: &Line<'a>,
+        cells: &'a str,
+        delimiter: u8,
+    ) -> Result<S::Value> {
+        let base_offset = cells.as_ptr() as usize - line.content.as_ptr() as usize;
+        let mut buffer = std::mem::take(&mut self.cells);
+        buffer.clear();
+        scan::split_values::<()>(cells, delimiter, |cell, offset| {
+            buffer.push((cell, base_offset + offset));
+            Ok(())
+        })
+        .ok();
+        if buffer.len() != width {
+            return Err(self.error(
+                line,
+                0,
+                Rule::Count,
+                format!("expected {width} values in this row, found {}", buffer.len()),
+            ));
+        }
+        let mut next_cell = 0;
+        let row = self.field_group(fields, &buffer, &mut next_cell, line);
+        self.cells = buffer;
+        row
+    }
+
+    fn field_group(
+        &mut self,
+        fields: &[Field<'a>],
+        cells: &[(&'a str, usize)],
+        next: &mut usize,
+        line: &Line<'a>,
+    ) -> Result<S::Value> {
+        let mut object = self.sink.object();
+        for field in fields {
+            let value = match &field.children {
+                Some(children) => self.field_group(children, cells, next, line)?,
+                None => {
+                    let (cell, offset) = cells[*next];
+                    *next += 1;
+                    self.primitive(line, cell, offset)?
+                }
+            };
+            // Field names were checked once, in the header.
+            let _ = self.sink.insert(&mut object, field.name.clone(), value, false);
+        }
+        Ok(self.sink.finish_object(object))
+    }
+
+    fn list_items(
+        &mut self,
+        header: &Header<'a>,
+        base: usize,
+        header_line: Line<'a>,
+        array: &mut S::Array,
+    ) -> Result<()> {
+        let item_depth = self.content_depth(base)?;
+        let mut count = 0;
+        let mut range: Option<(u32, u32)> = None;
+        let mut last = header_line;
+        while !self.strict || count < header.length {
+            let Some(line) = self.reader.peek()? else { break };
+            if line.depth <= base {
+                break;
+            }
+            if line.depth != item_depth {
+                return Err(self.over_indented(&line, item_depth));
+            }
+            if !(line.content.starts_with("- ") || line.content == "-") {
+                break;
+            }
+            self.reader.consume();
+            let item = self.list_item(line, item_depth)?;
+            self.sink.push(array, item);
+            // The item may span several lines: the range ends at its last one.
+            last = self.reader.last.unwrap_or(line);
+            range.get_or_insert((line.number, line.number)).1 = last.number;
+            count += 1;
+        }
+        if self.strict {
+            self.expect_count(count, header.length, "list items", &last)?;
+            self.no_blank_lines(range, "a list array")?;
+            if let Some(next) = self.reader.peek()? {
+                if next.depth == item_depth && next.content.starts_with("- ") {
+                    return Err(self.error(
+                        &next,
+                        0,
+                        Rule::Count,
+                        format!("expected {} list items, found more", header.length),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn list_item(&mut self, line: Line<'a>, depth: usize) -> Result<S::Value> {
+        let after = match line.content.strip_prefix("- ") {
+            Some(after) => after.trim_start_matches(' '),
+            None => "",
+        };
+        if trim_spaces(after).is_empty() {
+            let empty = self.sink.object();
+            return Ok(self.sink.finish_object(empty));
+        }
+        if trim_spaces(after) == "[]" {
+            let empty = self.sink.array(0);
+            return Ok(self.sink.finish_array(empty));
+        }
+        let item = Line { content: after, ..line };
+        let header = self.header(&item)?;
+        if let Some(header) = header {
+            if header.key.is_none() {
+                if header.keyed || header.fields.is_some() {
+                    let message = if header.keyed {
+                        "a keyless keyed header is only valid at the document root"
+                    } else {
+                        "a keyless header with a field list is only valid at the document root"
+                    };
+                    return Err(self.error(&item, 0, Rule::Header, message.into()));
+                }
+                return self.array_from_header(header, depth, item);
+            }
+            let mut object = self.sink.object();
+            self.key_value_parsed(item, Some(header), depth + 1, &mut object)?;
+            self.sibling_fields(depth + 1, &mut object)?;
+            return Ok(self.sink.finish_object(object));
+        }
+        if is_key_value(after) {
+            let mut object = self.sink.object();
+            self.key_value_parsed(item, None, depth + 1, &mut object)?;
+            self.sibling_fields(depth + 1, &mut object)?;
+            return Ok(self.sink.finish_object(object));
+        }
+        self.primitive(&item, after, 0)
+    }
+
+    /// A primitive token; `offset` is its byte offset in `line.content`.
+    fn primitive(&mut self, line: &Line<'a>, token: &'a str, offset: usize) -> Result<S::Value> {
+        let token = trim_spaces(token);
+        let content_offset =
+            line.content.as_ptr() as usize - (line.start + self.reader.text.as_ptr() as usize);
+        let at = content_offset + offset;
+        if token.starts_with('"') {
+            let Some(close) = scan::find_closing_quote(token, 0) else {
+                return Err(self.error(
+                    line,
+                    at,
+                    Rule::String,
+                    "unterminated string: missing closing quote".into(),
+                ));
+            };
+            if close != token.len() - 1 {
+                return Err(self.error(
+                    line,
+                    at + close + 1,
+                    Rule::String,
+                    "unexpected characters after closing quote".into(),
+                ));
+            }
+            return self
+                .sink
+                .quoted(&token[1..close])
+                .map_err(|e| self.error(line, at + 1 + e.offset, Rule::String, e.message));
+        }
+        if token.is_empty() {
+            return self.sink.quoted("").map_err(|e| self.error(line, at, Rule::String, e.message));
+        }
+        self.sink
+            .token(token, self.strict)
+            .map_err(|message| self.error(line, at, Rule::NumberRange, message))
+    }
+
+    /// A key before its colon: quoted (unescaped) or bare (spaces trimmed). Returns the key
+    /// and the offset just past the colon.
+    fn key_token(&mut self, line: &Line<'a>) -> Result<(Cow<'a, str>, usize)> {
+        let content = line.content;
+        let content_offset =
+            content.as_ptr() as usize - (line.start + self.reader.text.as_ptr() as usize);
+        if content.starts_with('"') {
+            let Some(close) = scan::find_closing_quote(content, 0) else {
+                return Err(self.error(
+                    line,
+                    content_offset,
+                    Rule::String,
+                    "unterminated quoted key".into(),
+                ));
+            };
+            let key = scan::unescape(&content[1..close]).map_err(|e| {
+                self.error(line, content_offset + 1 + e.offset, Rule::String, e.message)
+            })?;
+            let after = close + 1 + content[close + 1..].bytes().take_while(|&b| b == b' ').count();
+            if content.as_bytes().get(after) != Some(&b':') {
+                return Err(self.error(
+                    line,
+                    content_offset + after,
+                    Rule::Structure,
+                    "missing colon after key".into(),
+                ));
+            }
+            return Ok((key, after + 1));
+        }
+        match scan::find_unquoted(content, b':', 0) {
+            Some(colon) => Ok((Cow::Borrowed(trim_spaces(&content[..colon])), colon + 1)),
+            None => Err(self.error(
+                line,
+                content_offset + content.len(),
+                Rule::Structure,
+                "missing colon after key".into(),
+            )),
+        }
+    }
+
+    /// Reads the line's array header, if it has one (see [`HeaderParse`]).
+    fn header(&mut self, line: &Line<'a>) -> Result<Option<Header<'a>>> {
+        let content_offset =
+            line.content.as_ptr() as usize - (line.start + self.reader.text.as_ptr() as usize);
+        match parse_header(line.content).map_err(|(offset, message)| {
+            self.error(line, content_offset + offset, Rule::String, message)
+        })? {
+            HeaderParse::NotHeader => Ok(None),
+            HeaderParse::Invalid { .. } if !self.strict => Ok(None),
+            HeaderParse::Invalid { offset, reason } => {
+                Err(self.error(line, content_offset + offset, Rule::Header, reason))
+            }
+            HeaderParse::Header { strict_error: Some(reason), .. } if self.strict => {
+                Err(self.error(line, content_offset, Rule::Header, reason))
+            }
+            HeaderParse::Header { header, .. } => Ok(Some(header)),
+        }
+    }
+
+    fn expect_count(
+        &self,
+        found: usize,
+        expected: usize,
+        what: &str,
+        line: &Line<'a>,
+    ) -> Result<()> {
+        if found == expected {
+            return Ok(());
+        }
+        Err(self.error(line, 0, Rule::Count, format!("expected {expected} {what}, found {found}")))
+    }
+
+    fn no_blank_lines(&self, range: Option<(u32, u32)>, inside: &str) -> Result<()> {
+        let Some((first, last)) = range else { return Ok(()) };
+        let blanks = &self.reader.blank_lines;
+        let i = blanks.partition_point(|&b| b <= first);
+        match blanks.get(i) {
+            Some(&blank) if blank < last => Err(DecodeError {
+                line: blank,
+                column: 1,
+                rule: Rule::BlankLine,
+                message: format!("blank lines inside {inside} are not allowed in strict mode"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn no_depth_jump(&self, line: &Line<'a>, parent: usize) -> Result<()> {
+        if self.strict && line.depth > parent + 1 {
+            return Err(self.error(
+                line,
+                0,
+                Rule::Indentation,
+                format!("indentation jumps from depth {parent} to {}", line.depth),
+            ));
+        }
+        Ok(())
+    }
+
+    fn over_indented(&self, line: &Line<'a>, expected: usize) -> DecodeError {
+        self.error(
+            line,
+            0,
+            Rule::Indentation,
+            format!("over-indented line: expected depth {expected}, found {}", line.depth),
+        )
+    }
+
+    /// An error at byte `offset` of the line's content (0: its first character).
+    fn error(&self, line: &Line<'a>, offset: usize, rule: Rule, message: String) -> DecodeError {
+        let content_offset =
+            line.content.as_ptr() as usize - (line.start + self.reader.text.as_ptr() as usize);
+        let offset = if offset == 0 { content_offset } else { offset };
+        self.reader.error(line, offset, rule, message)
+    }
+}
+
+/// `[...]: ...` at the start of a line (root or list item) with a colon somewhere.
+fn is_array_header_content(content: &str) -> bool {
+    trim_spaces(content).starts_with('[') && is_key_value(content)
+}
+
+fn is_key_value(content: &str) -> bool {
+    scan::find_unquoted(content, b':', 0).is_some()
+}
+
+/// A tabular row, rather than a `key: value` line: its first unquoted delimiter comes before
+/// its first unquoted colon, or it has no colon.
+fn is_data_row(content: &str, delimiter: u8) -> bool {
+    match scan::find_unquoted(content, b':', 0) {
+        None => true,
+        Some(colon) => scan::find_unquoted(&content[..colon], delimiter, 0).is_some(),
+    }
+}
+
+/// Reads `key[N<:><delim>]{fields}: inline` off a line. `Err` is a bad quoted key, an error
+/// in any mode.
+fn parse_header(content: &str) -> std::result::Result<HeaderParse<'_>, (usize, String)> {
+    use HeaderParse::{Invalid, NotHeader};
+    let bytes = content.as_bytes();
+    let bracket_start = if content.starts_with('"') {
+        match scan::find_closing_quote(content, 0) {
+            Some(close) if bytes.get(close + 1) == Some(&b'[') => close + 1,
+            _ => return Ok(NotHeader),
+        }
+    } else {
+        match scan::find_unquoted(content, b'[', 0) {
+            Some(i) => i,
+            None => return Ok(NotHeader),
+        }
+    };
+    match scan::find_unquoted(content, b':', 0) {
+        Some(colon) if colon > bracket_start => {}
+        _ => return Ok(NotHeader),
+    }
+    let invalid = |offset: usize, reason: String| Ok(Invalid { offset, reason });
+    let Some(bracket_end) = scan::find_unquoted(content, b']', bracket_start) else {
+        return invalid(bracket_start, "unterminated bracket segment".into());
+    };
+    let mut brace_end = bracket_end + 1;
+    let brace_start = scan::find_unquoted(content, b'{', bracket_end);
+    if let Some(brace) = brace_start {
+        if scan::find_unquoted(content, b':', bracket_end).is_some_and(|colon| brace < colon) {
+            let gap = &content[bracket_end + 1..brace];
+            if !gap.is_empty() {
+                return invalid(bracket_end + 1, describe_gap(gap, "field list"));
+            }
+            if let Some(matching) = scan::find_matching_brace(content, brace) {
+                brace_end = matching + 1;
+            }
+        }
+    }
+    let Some(colon) = scan::find_unquoted(content, b':', bracket_end.max(brace_end)) else {
+        return invalid(bracket_end, "missing colon after array header".into());
+    };
+    let gap_start = (bracket_end + 1).max(brace_end);
+    if colon > gap_start {
+        return invalid(gap_start, describe_gap(&content[gap_start..colon], "colon"));
+    }
+    let key = if bracket_start > 0 {
+        let raw = &content[..bracket_start];
+        if raw.ends_with([' ', '\t']) {
+            return invalid(
+                bracket_start - 1,
+                "unexpected whitespace between key and bracket segment".into(),
+            );
+        }
+        if raw.starts_with('"') {
+            Some(scan::string_literal(raw).map_err(|message| (0, message))?)
+        } else {
+            Some(Cow::Borrowed(raw))
+        }
+    } else {
+        None
+    };
+    let after_colon = trim_spaces(&content[colon + 1..]);
+    let bracket = match scan::bracket_segment(&content[bracket_start + 1..bracket_end]) {
+        Ok(bracket) => bracket,
+        Err(reason) => return invalid(bracket_start + 1, reason),
+    };
+    let mut fields = None;
+    if let Some(brace) = brace_start.filter(|&b| b < colon) {
+        if let Some(matching) = scan::find_matching_brace(content, brace).filter(|&m| m < colon) {
+            let list = &content[brace + 1..matching];
+            if let Some(other) = scan::mismatched_delimiter(list, bracket.delimiter) {
+                return invalid(
+                    brace + 1,
+                    format!(
+                        "header delimiter mismatch: the bracket declares {:?} but the field list contains an unquoted {:?}",
+                        bracket.delimiter as char, other as char
+                    ),
+                );
+            }
+            match scan::field_entries(list, bracket.delimiter) {
+                Ok(list) => fields = Some(list),
+                Err(reason) => return invalid(brace + 1, reason),
+            }
+        }
+    }
+    let duplicate = fields
+        .as_deref()
+        .and_then(scan::duplicate_field_name)
+        .map(|name| format!("duplicate field name {name:?} in field list"));
+    if bracket.keyed && fields.is_none() {
+        return invalid(bracket_start, "a keyed header requires a field list".into());
+    }
+    if fields.is_some() && !after_colon.is_empty() {
+        let reason = duplicate
+            .unwrap_or_else(|| "unexpected content after a header with a field list".into());
+        return invalid(colon + 1, reason);
+    }
+    Ok(HeaderParse::Header {
+        header: Header {
+            key,
+            length: bracket.length,
+            delimiter: bracket.delimiter,
+            fields,
+            keyed: bracket.keyed,
+            inline: (!after_colon.is_empty()).then_some(after_colon),
+        },
+        strict_error: duplicate,
+    })
+}
+
+fn describe_gap(gap: &str, before: &str) -> String {
+    let trimmed = gap.trim_matches([' ', '\t']);
+    if trimmed.is_empty() {
+        format!("unexpected whitespace between bracket segment and {before}")
+    } else {
+        format!("unexpected content {trimmed:?} between bracket segment and {before}")
+    }
+}

@@ -1,0 +1,34 @@
+//! The TOON codec: a value model, a nom-based decoder and validator, a canonical encoder.
+//!
+//! TOON (Token-Oriented Object Notation) writes the JSON data model with indentation for
+//! nesting and CSV-like tables for uniform records. This codec follows the specification's
+//! v4.4 behaviour as the reference implementation (`@toon-format/toon` 4.4) shows it, and
+//! its encoder output is byte-identical to the reference's.
+//!
+//! ```
+//! use toonstore::toon::{self, Value};
+//!
+//! let doc = "users[2]{id,name}:\n  1,Ada\n  2,Linus";
+//! let value = toon::decode(doc)?;
+//! assert_eq!(value.get("users").and_then(|u| u.as_array()).map(<[Value]>::len), Some(2));
+//! assert_eq!(toon::encode(&value), doc);
+//! toon::validate(doc)?;
+//! # Ok::<(), toon::DecodeError>(())
+//! ```
+
+mod decode;
+mod encode;
+mod error;
+mod number;
+mod scan;
+#[cfg(feature = "serde")]
+mod serde;
+mod value;
+
+pub use decode::{DecodeOptions, decode, decode_with, validate, validate_with};
+pub use encode::{Delimiter, EncodeOptions, encode, encode_with};
+pub use error::{DecodeError, Rule};
+pub use number::Number;
+#[cfg(feature = "serde")]
+pub use serde::{SerdeError, from_str, from_value, to_string, to_value};
+pub use value::{Map, Value};
