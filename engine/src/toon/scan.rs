@@ -9,9 +9,9 @@
 use std::borrow::Cow;
 
 use nom::branch::alt;
-use nom::bytes::complete::{tag, take_while_m_n};
-use nom::character::complete::{char, digit0, digit1, one_of};
-use nom::combinator::{eof, map_res, opt, recognize, value};
+use nom::bytes::complete::take_while_m_n;
+use nom::character::complete::{char, digit1, one_of};
+use nom::combinator::{eof, map_res, opt, value, verify};
 use nom::{IResult, Parser};
 
 /// The three delimiters a header may declare.
@@ -126,13 +126,17 @@ pub(crate) fn numeric_literal_shape(token: &str) -> Option<NumericShape> {
         Some(b'-' | b'0'..=b'9') => {}
         _ => return None,
     }
-    let integer_part = alt((tag("0"), recognize((one_of("123456789"), digit0))));
     let fraction = (char('.'), digit1);
     let exponent = (one_of("eE"), opt(one_of("+-")), digit1);
-    let mut literal = (opt(char('-')), integer_part, opt(fraction), opt(exponent), eof);
+    let mut literal = (opt(char('-')), unsigned_integer, opt(fraction), opt(exponent), eof);
     let parsed: IResult<&str, _> = literal.parse(token);
     let (_, (_, _, fraction, exponent, _)) = parsed.ok()?;
     Some(NumericShape { is_integer_literal: fraction.is_none() && exponent.is_none() })
+}
+
+/// `0|[1-9][0-9]*`: digits without a leading zero.
+fn unsigned_integer(input: &str) -> IResult<&str, &str> {
+    verify(digit1, |digits: &str| digits == "0" || !digits.starts_with('0')).parse(input)
 }
 
 /// A parsed `[N]`, `[N|]`, `[N:]`, `[N:\t]` bracket segment.
@@ -146,9 +150,7 @@ pub(crate) struct Bracket {
 /// Parses the inside of a bracket segment: length, optional `:` (keyed form), optional
 /// delimiter (tab or pipe; comma is the default and never written).
 pub(crate) fn bracket_segment(segment: &str) -> Result<Bracket, String> {
-    let length = map_res(alt((tag("0"), recognize((one_of("123456789"), digit0)))), |d: &str| {
-        d.parse::<usize>()
-    });
+    let length = map_res(unsigned_integer, str::parse::<usize>);
     let mut bracket = (length, opt(char(':')), opt(one_of("\t|")), eof);
     let parsed: IResult<&str, _> = bracket.parse(segment);
     match parsed {
@@ -382,6 +384,7 @@ mod tests {
     fn bracket_segments() {
         let b = bracket_segment("12:|").unwrap();
         assert_eq!((b.length, b.delimiter, b.keyed), (12, b'|', true));
+        assert_eq!(bracket_segment("5000").unwrap().length, 5000);
         let b = bracket_segment("0\t").unwrap();
         assert_eq!((b.length, b.delimiter, b.keyed), (0, b'\t', false));
         for bad in ["", "01", "2,", "2|:", "x", "-1"] {

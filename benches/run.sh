@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs one benchmark suite and rewrites its section of BENCHMARKS.md from the results.
+# Usage: benches/run.sh codec
+set -euo pipefail
+cd "$(dirname "$0")/.."
+section="${1:-codec}"
+case "$section" in
+  codec) cargo bench -p toonstore-benches --bench toon_codec ;;
+  *) echo "error: unknown suite $section (known: codec)" >&2; exit 2 ;;
+esac
+run="Run of $(date -u +%F) on $(nproc) cores ($(uname -m), $(rustc --version | cut -d' ' -f1-2))"
+cargo run -q --release -p toonstore-benches --bin report -- "$section" "$run"

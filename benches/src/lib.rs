@@ -1,0 +1,4 @@
+//! Workloads shared by the benchmarks and the report writer.
+
+pub mod report;
+pub mod workloads;
