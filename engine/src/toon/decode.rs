@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use super::error::{DecodeError, Rule};
 use super::number::{NumericToken, parse_numeric_token, rounded};
 use super::scan::{self, Field, trim_spaces};
-use super::{Map, Value};
+use super::{CompactString, Map, Value};
 
 /// How to read TOON text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,20 +63,32 @@ pub(crate) trait Sink<'a> {
     fn token(&mut self, token: &'a str, strict: bool) -> Result<Self::Value, String>;
     /// A quoted string's body, escapes unresolved.
     fn quoted(&mut self, body: &'a str) -> Result<Self::Value, scan::EscapeError>;
-    fn object(&mut self) -> Self::Object;
-    /// Adds or replaces (in place) a member. With `check`, a key already present is an
-    /// error carrying the key; without, replacing is silent.
+    /// A new object; `capacity` is the number of members expected (0: unknown).
+    fn object(&mut self, capacity: usize) -> Self::Object;
+    /// Adds a member; what a key already present means depends on `mode`. A duplicate under
+    /// [`KeyMode::Reject`] is an error carrying the key.
     fn insert(
         &mut self,
         object: &mut Self::Object,
         key: Cow<'a, str>,
         value: Self::Value,
-        check: bool,
+        mode: KeyMode,
     ) -> Result<(), String>;
     fn finish_object(&mut self, object: Self::Object) -> Self::Value;
     fn array(&mut self, capacity: usize) -> Self::Array;
     fn push(&mut self, array: &mut Self::Array, value: Self::Value);
     fn finish_array(&mut self, array: Self::Array) -> Self::Value;
+}
+
+/// How an object treats a key it already has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyMode {
+    /// Strict mode: a duplicate is an error.
+    Reject,
+    /// Non-strict mode: the later value replaces the earlier in place, as in JavaScript.
+    Replace,
+    /// The caller knows the key is new (a header's distinct field names).
+    New,
 }
 
 /// Builds [`Value`] trees.
@@ -93,7 +105,7 @@ impl<'a> Sink<'a> for Build {
             "false" => Value::Bool(false),
             "null" => Value::Null,
             _ => match parse_numeric_token(token) {
-                NumericToken::NotNumber => Value::String(token.to_owned()),
+                NumericToken::NotNumber => Value::String(token.into()),
                 NumericToken::Number(n) => Value::Number(n),
                 NumericToken::InexactInteger(nearest) if !strict => Value::Number(rounded(nearest)),
                 NumericToken::InexactInteger(_) => return Err(inexact_integer(token)),
@@ -102,11 +114,14 @@ impl<'a> Sink<'a> for Build {
     }
 
     fn quoted(&mut self, body: &'a str) -> Result<Value, scan::EscapeError> {
-        Ok(Value::String(scan::unescape(body)?.into_owned()))
+        Ok(Value::String(match scan::unescape(body)? {
+            Cow::Borrowed(s) => s.into(),
+            Cow::Owned(s) => s.into(),
+        }))
     }
 
-    fn object(&mut self) -> Map {
-        Map::default()
+    fn object(&mut self, capacity: usize) -> Map {
+        Map::with_capacity(capacity)
     }
 
     fn insert(
@@ -114,18 +129,19 @@ impl<'a> Sink<'a> for Build {
         object: &mut Map,
         key: Cow<'a, str>,
         value: Value,
-        check: bool,
+        mode: KeyMode,
     ) -> Result<(), String> {
-        match object.entry(key.into_owned()) {
-            indexmap::map::Entry::Occupied(mut entry) => {
-                entry.insert(value);
-                if check { Err(entry.key().clone()) } else { Ok(()) }
-            }
-            indexmap::map::Entry::Vacant(entry) => {
-                entry.insert(value);
-                Ok(())
-            }
+        let key: CompactString = match key {
+            Cow::Borrowed(k) => k.into(),
+            Cow::Owned(k) => k.into(),
+        };
+        match mode {
+            KeyMode::New => object.push_new(key, value),
+            KeyMode::Replace => drop(object.insert(key, value)),
+            KeyMode::Reject if object.contains_key(&key) => return Err(key.into()),
+            KeyMode::Reject => object.push_new(key, value),
         }
+        Ok(())
     }
 
     fn finish_object(&mut self, object: Map) -> Value {
@@ -205,7 +221,7 @@ impl<'a> Sink<'a> for Check {
         scan::check_escapes(body)
     }
 
-    fn object(&mut self) -> KeySet<'a> {
+    fn object(&mut self, _: usize) -> KeySet<'a> {
         KeySet::default()
     }
 
@@ -214,9 +230,9 @@ impl<'a> Sink<'a> for Check {
         keys: &mut KeySet<'a>,
         key: Cow<'a, str>,
         _: (),
-        check: bool,
+        mode: KeyMode,
     ) -> Result<(), String> {
-        if !check {
+        if mode != KeyMode::Reject {
             return Ok(());
         }
         keys.insert(key).map_err(Cow::into_owned)
@@ -352,6 +368,8 @@ struct Header<'a> {
     length: usize,
     delimiter: u8,
     fields: Option<Vec<Field<'a>>>,
+    /// How rows insert their fields: `New` when the names are distinct at every level.
+    field_mode: KeyMode,
     keyed: bool,
     inline: Option<&'a str>,
 }
@@ -401,7 +419,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
 
     fn document(mut self) -> Result<S::Value> {
         let Some(first) = self.reader.peek()? else {
-            let empty = self.sink.object();
+            let empty = self.sink.object(0);
             return Ok(self.sink.finish_object(empty));
         };
         if first.depth != 0 {
@@ -438,7 +456,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             }
             _ => {}
         }
-        let mut object = self.sink.object();
+        let mut object = self.sink.object(0);
         self.key_value(first, 0, &mut object)?;
         while let Some(line) = self.reader.peek()? {
             if line.depth != 0 {
@@ -496,7 +514,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
                     self.object_fields(base + 1)?
                 }
                 _ => {
-                    let empty = self.sink.object();
+                    let empty = self.sink.object(0);
                     self.sink.finish_object(empty)
                 }
             }
@@ -517,14 +535,15 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
         value: S::Value,
         line: &Line<'a>,
     ) -> Result<()> {
-        self.sink.insert(object, key, value, self.strict).map_err(|key| {
+        let mode = if self.strict { KeyMode::Reject } else { KeyMode::Replace };
+        self.sink.insert(object, key, value, mode).map_err(|key| {
             self.error(line, 0, Rule::DuplicateKey, format!("duplicate sibling key {key:?}"))
         })
     }
 
     /// The members of a nested object: every following line at `base` depth or deeper.
     fn object_fields(&mut self, base: usize) -> Result<S::Value> {
-        let mut object = self.sink.object();
+        let mut object = self.sink.object(0);
         let mut depth = None;
         while let Some(line) = self.reader.peek()? {
             if line.depth < base {
@@ -641,7 +660,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             self.reader.consume();
             range.get_or_insert((line.number, line.number)).1 = line.number;
             last = line;
-            let row = self.row(fields, width, &line, line.content, header.delimiter)?;
+            let row = self.row(fields, header.field_mode, width, &line, line.content, header.delimiter)?;
             self.sink.push(array, row);
             count += 1;
         }
@@ -674,7 +693,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
         let fields = header.fields.as_deref().unwrap_or_default();
         let entry_depth = self.content_depth(base)?;
         let width = scan::count_leaf_fields(fields);
-        let mut object = self.sink.object();
+        let mut object = self.sink.object(0);
         let mut count = 0;
         let mut range = None;
         let mut last = header_line;
@@ -703,7 +722,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             last = line;
             let (key, end) = self.key_token(&line)?;
             let cells = trim_spaces(&line.content[end..]);
-            let row = self.row(fields, width, &line, cells, header.delimiter)?;
+            let row = self.row(fields, header.field_mode, width, &line, cells, header.delimiter)?;
             self.insert_checked(&mut object, key, row, &line)?;
             count += 1;
         }
@@ -718,6 +737,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
     fn row(
         &mut self,
         fields: &[Field<'a>],
+        mode: KeyMode,
         width: usize,
         line: &Line<'a>,
         cells: &'a str,
@@ -740,7 +760,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             ));
         }
         let mut next_cell = 0;
-        let row = self.field_group(fields, &buffer, &mut next_cell, line);
+        let row = self.field_group(fields, mode, &buffer, &mut next_cell, line);
         self.cells = buffer;
         row
     }
@@ -748,22 +768,23 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
     fn field_group(
         &mut self,
         fields: &[Field<'a>],
+        mode: KeyMode,
         cells: &[(&'a str, usize)],
         next: &mut usize,
         line: &Line<'a>,
     ) -> Result<S::Value> {
-        let mut object = self.sink.object();
+        let mut object = self.sink.object(fields.len());
         for field in fields {
             let value = match &field.children {
-                Some(children) => self.field_group(children, cells, next, line)?,
+                Some(children) => self.field_group(children, mode, cells, next, line)?,
                 None => {
                     let (cell, offset) = cells[*next];
                     *next += 1;
                     self.primitive(line, cell, offset)?
                 }
             };
-            // Field names were checked once, in the header.
-            let _ = self.sink.insert(&mut object, field.name.clone(), value, false);
+            // Field names were checked once, in the header: `New` when they are distinct.
+            let _ = self.sink.insert(&mut object, field.name.clone(), value, mode);
         }
         Ok(self.sink.finish_object(object))
     }
@@ -821,7 +842,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             None => "",
         };
         if trim_spaces(after).is_empty() {
-            let empty = self.sink.object();
+            let empty = self.sink.object(0);
             return Ok(self.sink.finish_object(empty));
         }
         if trim_spaces(after) == "[]" {
@@ -842,13 +863,13 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
                 }
                 return self.array_from_header(header, depth, item);
             }
-            let mut object = self.sink.object();
+            let mut object = self.sink.object(0);
             self.key_value_parsed(item, Some(header), depth + 1, &mut object)?;
             self.sibling_fields(depth + 1, &mut object)?;
             return Ok(self.sink.finish_object(object));
         }
         if is_key_value(after) {
-            let mut object = self.sink.object();
+            let mut object = self.sink.object(0);
             self.key_value_parsed(item, None, depth + 1, &mut object)?;
             self.sibling_fields(depth + 1, &mut object)?;
             return Ok(self.sink.finish_object(object));
@@ -1129,6 +1150,7 @@ fn parse_header(content: &str) -> std::result::Result<HeaderParse<'_>, (usize, S
             length: bracket.length,
             delimiter: bracket.delimiter,
             fields,
+            field_mode: if duplicate.is_none() { KeyMode::New } else { KeyMode::Replace },
             keyed: bracket.keyed,
             inline: (!after_colon.is_empty()).then_some(after_colon),
         },

@@ -507,7 +507,7 @@ fn member<'v>(map: &'v Map, index: usize, name: &str) -> &'v Value {
 
 fn as_map(value: &Value) -> &Map {
     static EMPTY: std::sync::OnceLock<Map> = std::sync::OnceLock::new();
-    value.as_object().unwrap_or_else(|| EMPTY.get_or_init(Map::default))
+    value.as_object().unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
 /// Fields of a keyed table: two or more members, all uniform non-empty objects.

@@ -19,6 +19,7 @@
 mod decode;
 mod encode;
 mod error;
+mod map;
 mod number;
 mod scan;
 #[cfg(feature = "serde")]
@@ -31,4 +32,5 @@ pub use error::{DecodeError, Rule};
 pub use number::Number;
 #[cfg(feature = "serde")]
 pub use serde::{SerdeError, from_str, from_value, to_string, to_value};
-pub use value::{Map, Value};
+pub use map::Map;
+pub use value::{CompactString, Value};

@@ -66,12 +66,12 @@ impl TryFrom<serde_json::Value> for Value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
             serde_json::Value::Number(n) => Value::Number(number_from_json(&n)?),
-            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::String(s) => Value::String(s.into()),
             serde_json::Value::Array(items) => {
                 Value::Array(items.into_iter().map(Value::try_from).collect::<Result<_, _>>()?)
             }
             serde_json::Value::Object(members) => {
-                let mut map = Map::with_capacity_and_hasher(members.len(), Default::default());
+                let mut map = Map::with_capacity(members.len());
                 for (key, value) in members {
                     map.insert(key, Value::try_from(value)?);
                 }
@@ -102,12 +102,12 @@ impl From<Value> for serde_json::Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(b),
             Value::Number(n) => serde_json::Value::Number(json_number(n)),
-            Value::String(s) => serde_json::Value::String(s),
+            Value::String(s) => serde_json::Value::String(s.into()),
             Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(Into::into).collect())
             }
             Value::Object(map) => {
-                serde_json::Value::Object(map.into_iter().map(|(k, v)| (k, v.into())).collect())
+                serde_json::Value::Object(map.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
             }
         }
     }
@@ -129,7 +129,7 @@ impl Serialize for Value {
             Value::Number(n) => n.serialize(serializer),
             Value::String(s) => serializer.serialize_str(s),
             Value::Array(items) => serializer.collect_seq(items),
-            Value::Object(map) => serializer.collect_map(map),
+            Value::Object(map) => serializer.collect_map(map.iter().map(|(k, v)| (k.as_str(), v))),
         }
     }
 }

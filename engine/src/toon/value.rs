@@ -1,14 +1,8 @@
 //! The JSON data model, as TOON documents hold it.
 
-use indexmap::IndexMap;
+pub use compact_str::CompactString;
 
-use super::Number;
-
-/// An object: keys in insertion order, O(1) lookup.
-///
-/// Unlike a JavaScript object, integer-like keys (`"10"`) keep their place; the JavaScript
-/// reference lists them first, so only objects without such keys keep the same order there.
-pub type Map = IndexMap<String, Value, foldhash::fast::RandomState>;
+use super::{Map, Number};
 
 /// A value of the JSON data model.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17,8 +11,11 @@ pub enum Value {
     Null,
     Bool(bool),
     Number(Number),
-    String(String),
+    /// Short strings (up to 24 bytes) are held inline, without a heap allocation.
+    String(CompactString),
     Array(Vec<Value>),
+    /// Members in insertion order. Unlike a JavaScript object, integer-like keys (`"10"`)
+    /// keep their place; JavaScript lists them first.
     Object(Map),
 }
 
@@ -74,12 +71,18 @@ impl From<bool> for Value {
 
 impl From<&str> for Value {
     fn from(value: &str) -> Value {
-        Value::String(value.to_owned())
+        Value::String(value.into())
     }
 }
 
 impl From<String> for Value {
     fn from(value: String) -> Value {
+        Value::String(value.into())
+    }
+}
+
+impl From<CompactString> for Value {
+    fn from(value: CompactString) -> Value {
         Value::String(value)
     }
 }
@@ -121,7 +124,7 @@ impl From<Map> for Value {
     }
 }
 
-impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Value {
+impl<K: Into<CompactString>, V: Into<Value>> FromIterator<(K, V)> for Value {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Value {
         Value::Object(entries.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
     }

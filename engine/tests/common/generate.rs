@@ -110,7 +110,7 @@ impl Generator {
             0 => Value::Null,
             1 => Value::Bool(self.rng.bool()),
             2..=4 => self.number(),
-            _ => Value::String(self.string()),
+            _ => Value::from(self.string()),
         }
     }
 
