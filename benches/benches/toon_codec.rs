@@ -17,16 +17,28 @@ fn bench_document(c: &mut Criterion, group_name: &str, json: serde_json::Value) 
     let serde_toon_value: serde_toon::Value = serde_toon::from_str(&toon_text).unwrap();
 
     // Same bytes for everyone, or the comparison means nothing.
-    assert_eq!(serde_toon::to_string(&serde_toon_value).unwrap(), toon_text, "serde_toon writes other text");
-    assert_eq!(toon_format::encode_default(&json).unwrap(), toon_text, "toon-format writes other text");
+    assert_eq!(
+        serde_toon::to_string(&serde_toon_value).unwrap(),
+        toon_text,
+        "serde_toon writes other text"
+    );
+    assert_eq!(
+        toon_format::encode_default(&json).unwrap(),
+        toon_text,
+        "toon-format writes other text"
+    );
     let decoded: serde_json::Value = toon_format::decode_default(&toon_text).unwrap();
     assert_eq!(Value::try_from(decoded).unwrap(), ours_value, "toon-format reads other data");
 
     let mut group = c.benchmark_group(group_name);
     group.sample_size(30);
     group.throughput(Throughput::Bytes(toon_text.len() as u64));
-    group.bench_function("decode/toonstore", |b| b.iter(|| toon::decode(black_box(&toon_text)).unwrap()));
-    group.bench_function("validate/toonstore", |b| b.iter(|| toon::validate(black_box(&toon_text)).unwrap()));
+    group.bench_function("decode/toonstore", |b| {
+        b.iter(|| toon::decode(black_box(&toon_text)).unwrap())
+    });
+    group.bench_function("validate/toonstore", |b| {
+        b.iter(|| toon::validate(black_box(&toon_text)).unwrap())
+    });
     group.bench_function("decode/serde_toon", |b| {
         b.iter(|| serde_toon::from_str::<serde_toon::Value>(black_box(&toon_text)).unwrap())
     });
@@ -44,7 +56,9 @@ fn bench_document(c: &mut Criterion, group_name: &str, json: serde_json::Value) 
     group.bench_function("decode/serde_json", |b| {
         b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&json_text)).unwrap())
     });
-    group.bench_function("encode/serde_json", |b| b.iter(|| serde_json::to_string(black_box(&json)).unwrap()));
+    group.bench_function("encode/serde_json", |b| {
+        b.iter(|| serde_json::to_string(black_box(&json)).unwrap())
+    });
     group.finish();
 }
 

@@ -10,8 +10,22 @@ const FIRST: &[&str] = &["Ada", "Linus", "Grace", "Ken", "Barbara", "Dennis", "M
 const LAST: &[&str] = &["Lovelace", "Torvalds", "Hopper", "Thompson", "Liskov", "Ritchie"];
 const DEPARTMENTS: &[&str] = &["Engineering", "Sales", "Support", "Research", "Operations"];
 const WORDS: &[&str] = &[
-    "storage", "engine", "reliable", "fast", "documents", "token", "oriented", "notation",
-    "compact", "durable", "crash-safe", "index", "cache", "segment", "manifest", "browser",
+    "storage",
+    "engine",
+    "reliable",
+    "fast",
+    "documents",
+    "token",
+    "oriented",
+    "notation",
+    "compact",
+    "durable",
+    "crash-safe",
+    "index",
+    "cache",
+    "segment",
+    "manifest",
+    "browser",
 ];
 
 fn sentence(rng: &mut fastrand::Rng, words: usize) -> String {
@@ -38,7 +52,7 @@ pub fn tabular() -> Value {
                 "name": format!("{first} {last}"),
                 "email": format!("{}.{}{id}@example.com", first.to_lowercase(), last.to_lowercase()),
                 "department": DEPARTMENTS[rng.usize(..DEPARTMENTS.len())],
-                "salary": (rng.u32(30_000_00..250_000_00) as f64) / 100.0,
+                "salary": (rng.u32(3_000_000..25_000_000) as f64) / 100.0,
                 "bio": sentence(&mut rng, 15),
             })
         })

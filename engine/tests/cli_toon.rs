@@ -52,16 +52,25 @@ fn check_accepts_valid_toon_silently() {
 fn check_reports_line_and_column() {
     let output = toonstore(&["toon", "check"], "a: 1\nb[3]: x,y\nc: \"bad\\q\"\n");
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "2:1: expected 3 inline values, found 2 [count]\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "2:1: expected 3 inline values, found 2 [count]\n"
+    );
     let escape = toonstore(&["toon", "check"], "a: 1\nc: \"bad\\q\"\n");
-    assert_eq!(String::from_utf8_lossy(&escape.stderr), "2:8: invalid escape sequence \\q [string]\n");
+    assert_eq!(
+        String::from_utf8_lossy(&escape.stderr),
+        "2:8: invalid escape sequence \\q [string]\n"
+    );
 }
 
 #[test]
 fn no_strict_accepts_what_strict_rejects() {
     let toon = "b[3]: x,y\n";
     assert_eq!(toonstore(&["toon", "decode"], toon).status.code(), Some(1));
-    assert_eq!(stdout(&toonstore(&["toon", "decode", "--no-strict"], toon)).trim_end(), r#"{"b":["x","y"]}"#);
+    assert_eq!(
+        stdout(&toonstore(&["toon", "decode", "--no-strict"], toon)).trim_end(),
+        r#"{"b":["x","y"]}"#
+    );
 }
 
 #[test]
@@ -71,5 +80,8 @@ fn bad_input_is_an_error_with_a_non_zero_exit() {
     assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: invalid JSON: "));
     let output = toonstore(&["toon", "decode"], "a:\n    b: 1\n");
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "error: 2:5: indentation jumps from depth 0 to 2 [indentation]\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: 2:5: indentation jumps from depth 0 to 2 [indentation]\n"
+    );
 }

@@ -189,7 +189,8 @@ fn generated_documents_cover_every_form() {
     for (form, marker) in forms {
         assert!(all.contains(marker), "no {form} ({marker:?}) among the generated encodings");
     }
-    let multi_digit_length = all.as_bytes().windows(3).any(|w| w[0] == b'[' && w[1..].iter().all(u8::is_ascii_digit));
+    let multi_digit_length =
+        all.as_bytes().windows(3).any(|w| w[0] == b'[' && w[1..].iter().all(u8::is_ascii_digit));
     assert!(multi_digit_length, "no array of ten or more elements among the generated encodings");
 }
 

@@ -54,10 +54,16 @@ fn codec(results: &Results, run: &str) -> String {
     writeln!(out, "| document | operation | toonstore | serde_toon 0.3.0 | toon-format 0.7 | serde_json (JSON) |").unwrap();
     writeln!(out, "|---|---|---:|---:|---:|---:|").unwrap();
     let mut targets = String::new();
-    for (doc, group) in [("tabular (5,000 x 6)", "codec-tabular"), ("nested, non-uniform", "codec-nested")] {
+    for (doc, group) in
+        [("tabular (5,000 x 6)", "codec-tabular"), ("nested, non-uniform", "codec-nested")]
+    {
         let size = get(results, group, "decode/toonstore").and_then(|m| m.bytes).unwrap_or(0);
         let json_size = get(results, group, "decode/serde_json").and_then(|m| m.bytes).unwrap_or(0);
-        let doc = format!("{doc}: {:.2} MB TOON, {:.2} MB JSON", size as f64 / 1e6, json_size as f64 / 1e6);
+        let doc = format!(
+            "{doc}: {:.2} MB TOON, {:.2} MB JSON",
+            size as f64 / 1e6,
+            json_size as f64 / 1e6
+        );
         for op in ["decode", "validate", "encode"] {
             let ours = mbs(get(results, group, &format!("{op}/toonstore")));
             let peer = |lib: &str| mbs(get(results, group, &format!("{op}/{lib}")));
@@ -75,9 +81,24 @@ fn codec(results: &Results, run: &str) -> String {
         let serde_toon_decode = mbs(get(results, group, "decode/serde_toon"));
         let serde_toon_encode = mbs(get(results, group, "encode/serde_toon"));
         for (what, ours, theirs, target) in [
-            ("decode vs serde_toon decode", mbs(get(results, group, "decode/toonstore")), serde_toon_decode, 1.5),
-            ("validate vs serde_toon decode", mbs(get(results, group, "validate/toonstore")), serde_toon_decode, 3.0),
-            ("encode vs serde_toon encode", mbs(get(results, group, "encode/toonstore")), serde_toon_encode, 1.2),
+            (
+                "decode vs serde_toon decode",
+                mbs(get(results, group, "decode/toonstore")),
+                serde_toon_decode,
+                1.5,
+            ),
+            (
+                "validate vs serde_toon decode",
+                mbs(get(results, group, "validate/toonstore")),
+                serde_toon_decode,
+                3.0,
+            ),
+            (
+                "encode vs serde_toon encode",
+                mbs(get(results, group, "encode/toonstore")),
+                serde_toon_encode,
+                1.2,
+            ),
         ] {
             let line = match (ours, theirs) {
                 (Some(o), Some(t)) => {
@@ -90,6 +111,10 @@ fn codec(results: &Results, run: &str) -> String {
             writeln!(targets, "{line}").unwrap();
         }
     }
-    writeln!(out, "\n| document | ratio | measured | target | |\n|---|---|---:|---:|---|\n{targets}").unwrap();
+    writeln!(
+        out,
+        "\n| document | ratio | measured | target | |\n|---|---|---:|---:|---|\n{targets}"
+    )
+    .unwrap();
     out.trim_end().to_owned()
 }

@@ -110,7 +110,9 @@ impl Map {
         if let Some(index) = &mut self.index {
             let hash = index.hash(&key);
             let entries = &self.entries;
-            index.table.insert_unique(hash, position, |&i| index.hasher.hash_one(entries[i].0.as_str()));
+            index
+                .table
+                .insert_unique(hash, position, |&i| index.hasher.hash_one(entries[i].0.as_str()));
         }
         self.entries.push((key, value));
         if self.index.is_none() && self.entries.len() > Self::INDEX_THRESHOLD {

@@ -29,8 +29,8 @@ mod value;
 pub use decode::{DecodeOptions, decode, decode_with, validate, validate_with};
 pub use encode::{Delimiter, EncodeOptions, encode, encode_with};
 pub use error::{DecodeError, Rule};
+pub use map::Map;
 pub use number::Number;
 #[cfg(feature = "serde")]
 pub use serde::{SerdeError, from_str, from_value, to_string, to_value};
-pub use map::Map;
 pub use value::{CompactString, Value};

@@ -32,6 +32,19 @@ pub(crate) fn find_unquoted(s: &str, needle: u8, start: usize) -> Option<usize> 
     }
 }
 
+/// Index of the first `a` or `b` outside quotes.
+pub(crate) fn find_unquoted_either(s: &str, a: u8, b: u8) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    loop {
+        i += memchr::memchr3(a, b, b'"', bytes.get(i..)?)?;
+        if bytes[i] != b'"' {
+            return Some(i);
+        }
+        i = skip_quoted(bytes, i + 1)?;
+    }
+}
+
 /// Given the index just past an opening quote, returns the index just past its closing
 /// quote, or `None` when the line ends first.
 fn skip_quoted(bytes: &[u8], mut i: usize) -> Option<usize> {
@@ -77,7 +90,11 @@ pub(crate) fn find_matching_brace(s: &str, open: usize) -> Option<usize> {
 
 /// Trims ASCII spaces only: tabs and other whitespace belong to the token.
 pub(crate) fn trim_spaces(s: &str) -> &str {
-    s.trim_matches(' ')
+    let bytes = s.as_bytes();
+    let start = bytes.iter().position(|&b| b != b' ').unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|&b| b != b' ').map_or(start, |i| i + 1);
+    // Spaces are ASCII, so both ends fall on character boundaries.
+    &s[start..end]
 }
 
 /// Calls `each` with every delimiter-separated value of `input` (spaces trimmed), in order.

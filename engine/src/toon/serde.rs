@@ -106,9 +106,9 @@ impl From<Value> for serde_json::Value {
             Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(Into::into).collect())
             }
-            Value::Object(map) => {
-                serde_json::Value::Object(map.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
-            }
+            Value::Object(map) => serde_json::Value::Object(
+                map.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            ),
         }
     }
 }

@@ -205,7 +205,8 @@ impl Generator {
 
     pub fn array(&mut self, depth: u32) -> Value {
         // Mostly short, sometimes long enough for multi-digit lengths.
-        let len = if self.rng.u8(0..8) == 0 { self.rng.usize(10..120) } else { self.rng.usize(0..5) };
+        let len =
+            if self.rng.u8(0..8) == 0 { self.rng.usize(10..120) } else { self.rng.usize(0..5) };
         match self.rng.u8(0..8) {
             0 => Value::Array(Vec::new()),
             1..=2 => Value::Array((0..len).map(|_| self.primitive()).collect()),
