@@ -5,7 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 section="${1:-codec}"
 case "$section" in
-  codec) cargo bench -p toonstore-benches --bench toon_codec ;;
+  codec)
+    cargo bench -p toonstore-benches --bench toon_codec
+    # The TypeScript reference on the same texts, in the same run.
+    (cd tests/oracle && npm ci --no-audit --no-fund --loglevel=error)
+    node tests/oracle/toon-bench.mjs target/bench-data codec-tabular codec-nested \
+      > target/bench-data/codec.results.json
+    ;;
   *) echo "error: unknown suite $section (known: codec)" >&2; exit 2 ;;
 esac
 run="Run of $(date -u +%F) on $(nproc) cores ($(uname -m), $(rustc --version | cut -d' ' -f1-2))"

@@ -30,6 +30,12 @@ fn bench_document(c: &mut Criterion, group_name: &str, json: serde_json::Value) 
     let decoded: serde_json::Value = toon_format::decode_default(&toon_text).unwrap();
     assert_eq!(Value::try_from(decoded).unwrap(), ours_value, "toon-format reads other data");
 
+    // The texts, for the TypeScript reference's timing in node (benches/run.sh).
+    let data_dir = toonstore_benches::report::bench_data_dir();
+    std::fs::create_dir_all(&data_dir).unwrap();
+    std::fs::write(data_dir.join(format!("{group_name}.toon")), &toon_text).unwrap();
+    std::fs::write(data_dir.join(format!("{group_name}.json")), &json_text).unwrap();
+
     let mut group = c.benchmark_group(group_name);
     group.sample_size(30);
     group.throughput(Throughput::Bytes(toon_text.len() as u64));

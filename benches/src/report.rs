@@ -84,10 +84,39 @@ pub fn write_section(file: &Path, name: &str, body: &str) -> std::io::Result<()>
     std::fs::write(file, new)
 }
 
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
 /// `target/criterion` of this workspace.
 pub fn criterion_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("criterion")
+    target_dir().join("criterion")
+}
+
+/// Where benchmarks leave their inputs for runners outside cargo (node, browsers).
+pub fn bench_data_dir() -> PathBuf {
+    target_dir().join("bench-data")
+}
+
+/// Results that a runner outside criterion wrote as
+/// `{"GROUP": {"FUNCTION": {"median_ns", "bytes"}}}` into `bench-data/NAME.results.json`.
+pub fn load_external(name: &str) -> BTreeMap<(String, String), Measurement> {
+    let mut found = BTreeMap::new();
+    let Some(json) = read_json(&bench_data_dir().join(format!("{name}.results.json"))) else {
+        return found;
+    };
+    for (group, functions) in json.as_object().into_iter().flatten() {
+        for (function, m) in functions.as_object().into_iter().flatten() {
+            let Some(median_ns) = m["median_ns"].as_f64() else { continue };
+            let measurement = Measurement {
+                median_ns,
+                bytes: m["bytes"].as_u64(),
+                elements: m["elements"].as_u64(),
+            };
+            found.insert((group.clone(), function.clone()), measurement);
+        }
+    }
+    found
 }

@@ -6,12 +6,16 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use toonstore_benches::report::{Measurement, criterion_dir, load, write_section};
+use toonstore_benches::report::{Measurement, criterion_dir, load, load_external, write_section};
 
 fn main() {
     let section = std::env::args().nth(1).unwrap_or_else(|| "codec".into());
     let run = std::env::args().nth(2).unwrap_or_else(|| "an undescribed run".into());
-    let results = load(&criterion_dir());
+    let mut results = load(&criterion_dir());
+    // Runners outside criterion (node) file their results under the same (group, function).
+    for ((group, function), m) in load_external(&section) {
+        results.insert((group, function), m);
+    }
     let body = match section.as_str() {
         "codec" => codec(&results, &run),
         other => {
@@ -48,11 +52,14 @@ fn codec(results: &Results, run: &str) -> String {
          `cargo run -p toonstore-benches --bin report -- codec`. MB/s (10^6 bytes) of each \
          format's own text, median of criterion's samples; decoding builds each library's \
          dynamic value (`toonstore::toon::Value`, `serde_toon::Value`, `serde_json::Value`). \
-         The TOON texts of all three TOON libraries are byte-identical on these documents.\n"
+         The TOON texts of all four TOON libraries are byte-identical on these documents. \
+         The TypeScript reference runs in node {} on the same texts, timed by \
+         `tests/oracle/toon-bench.mjs` in the same run.\n",
+        node_version()
     )
     .unwrap();
-    writeln!(out, "| document | operation | toonstore | serde_toon 0.3.0 | toon-format 0.7 | serde_json (JSON) |").unwrap();
-    writeln!(out, "|---|---|---:|---:|---:|---:|").unwrap();
+    writeln!(out, "| document | operation | toonstore | serde_toon 0.3.0 | toon-format 0.7 | @toon-format/toon 4.4 (node) | serde_json (JSON) |").unwrap();
+    writeln!(out, "|---|---|---:|---:|---:|---:|---:|").unwrap();
     let mut targets = String::new();
     for (doc, group) in
         [("tabular (5,000 x 6)", "codec-tabular"), ("nested, non-uniform", "codec-nested")]
@@ -70,10 +77,11 @@ fn codec(results: &Results, run: &str) -> String {
             let cell = |v: Option<f64>| if op == "validate" { "-".to_owned() } else { fmt_mbs(v) };
             writeln!(
                 out,
-                "| {doc} | {op} | {} | {} | {} | {} |",
+                "| {doc} | {op} | {} | {} | {} | {} | {} |",
                 fmt_mbs(ours),
                 cell(peer("serde_toon")),
                 cell(peer("toon_format")),
+                cell(peer("reference_js")),
                 cell(peer("serde_json")),
             )
             .unwrap();
@@ -117,4 +125,13 @@ fn codec(results: &Results, run: &str) -> String {
     )
     .unwrap();
     out.trim_end().to_owned()
+}
+
+fn node_version() -> String {
+    std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "(version unknown)".into(), |v| v.trim().to_owned())
 }
