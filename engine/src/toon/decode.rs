@@ -920,46 +920,38 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             return Ok(self.sink.finish_array(empty));
         }
         let item = Line { content: after, ..line };
-        if let Some(colon) = plain_key_colon(after) {
-            let mut object = self.sink.object(0);
-            let key = Cow::Borrowed(trim_spaces(&after[..colon]));
-            self.member(item, key, colon + 1, depth + 1, &mut object)?;
-            self.sibling_fields(depth + 1, &mut object)?;
-            return Ok(self.sink.finish_object(object));
-        }
-        let header = self.header(&item)?;
-        if let Some(header) = header {
-            if header.key.is_none() {
-                if header.keyed || header.fields.is_some() {
-                    let message = if header.keyed {
-                        "a keyless keyed header is only valid at the document root"
-                    } else {
-                        "a keyless header with a field list is only valid at the document root"
-                    };
-                    return Err(self.error(&item, 0, Rule::Header, message.into()));
+        let mut header = None;
+        if plain_key_colon(after).is_none() {
+            match self.header(&item)? {
+                Some(keyless) if keyless.key.is_none() => {
+                    if keyless.keyed || keyless.fields.is_some() {
+                        let message = if keyless.keyed {
+                            "a keyless keyed header is only valid at the document root"
+                        } else {
+                            "a keyless header with a field list is only valid at the document root"
+                        };
+                        return Err(self.error(&item, 0, Rule::Header, message.into()));
+                    }
+                    return self.array_from_header(keyless, depth, item);
                 }
-                return self.array_from_header(header, depth, item);
+                None if !is_key_value(after) => return self.primitive(&item, after, 0),
+                parsed => header = parsed,
             }
-            let mut object = self.sink.object(0);
-            self.key_value_parsed(item, Some(header), depth + 1, &mut object)?;
-            self.sibling_fields(depth + 1, &mut object)?;
-            return Ok(self.sink.finish_object(object));
         }
-        if is_key_value(after) {
-            let mut object = self.sink.object(0);
-            self.key_value_parsed(item, None, depth + 1, &mut object)?;
-            self.sibling_fields(depth + 1, &mut object)?;
-            return Ok(self.sink.finish_object(object));
+        // An object whose first member shares the `- ` line.
+        let mut object = self.sink.object(0);
+        match header {
+            Some(header) => self.key_value_parsed(item, Some(header), depth + 1, &mut object)?,
+            None => self.key_value(item, depth + 1, &mut object)?,
         }
-        self.primitive(&item, after, 0)
+        self.sibling_fields(depth + 1, &mut object)?;
+        Ok(self.sink.finish_object(object))
     }
 
     /// A primitive token; `offset` is its byte offset in `line.content`.
     fn primitive(&mut self, line: &Line<'a>, token: &'a str, offset: usize) -> Result<S::Value> {
         let token = trim_spaces(token);
-        let content_offset =
-            line.content.as_ptr() as usize - (line.start + self.reader.text.as_ptr() as usize);
-        let at = content_offset + offset;
+        let at = offset;
         if token.starts_with('"') {
             let Some(close) = scan::find_closing_quote(token, 0) else {
                 return Err(self.error(
@@ -994,25 +986,17 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
     /// and the offset just past the colon.
     fn key_token(&mut self, line: &Line<'a>) -> Result<(Cow<'a, str>, usize)> {
         let content = line.content;
-        let content_offset =
-            content.as_ptr() as usize - (line.start + self.reader.text.as_ptr() as usize);
         if content.starts_with('"') {
             let Some(close) = scan::find_closing_quote(content, 0) else {
-                return Err(self.error(
-                    line,
-                    content_offset,
-                    Rule::String,
-                    "unterminated quoted key".into(),
-                ));
+                return Err(self.error(line, 0, Rule::String, "unterminated quoted key".into()));
             };
-            let key = scan::unescape(&content[1..close]).map_err(|e| {
-                self.error(line, content_offset + 1 + e.offset, Rule::String, e.message)
-            })?;
+            let key = scan::unescape(&content[1..close])
+                .map_err(|e| self.error(line, 1 + e.offset, Rule::String, e.message))?;
             let after = close + 1 + content[close + 1..].bytes().take_while(|&b| b == b' ').count();
             if content.as_bytes().get(after) != Some(&b':') {
                 return Err(self.error(
                     line,
-                    content_offset + after,
+                    after,
                     Rule::Structure,
                     "missing colon after key".into(),
                 ));
@@ -1023,7 +1007,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             Some(colon) => Ok((Cow::Borrowed(trim_spaces(&content[..colon])), colon + 1)),
             None => Err(self.error(
                 line,
-                content_offset + content.len(),
+                content.len(),
                 Rule::Structure,
                 "missing colon after key".into(),
             )),
@@ -1032,18 +1016,16 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
 
     /// Reads the line's array header, if it has one (see [`HeaderParse`]).
     fn header(&mut self, line: &Line<'a>) -> Result<Option<Header<'a>>> {
-        let content_offset =
-            line.content.as_ptr() as usize - (line.start + self.reader.text.as_ptr() as usize);
-        match parse_header(line.content).map_err(|(offset, message)| {
-            self.error(line, content_offset + offset, Rule::String, message)
-        })? {
+        match parse_header(line.content)
+            .map_err(|(offset, message)| self.error(line, offset, Rule::String, message))?
+        {
             HeaderParse::NotHeader => Ok(None),
             HeaderParse::Invalid { .. } if !self.strict => Ok(None),
             HeaderParse::Invalid { offset, reason } => {
-                Err(self.error(line, content_offset + offset, Rule::Header, reason))
+                Err(self.error(line, offset, Rule::Header, reason))
             }
             HeaderParse::Header { strict_error: Some(reason), .. } if self.strict => {
-                Err(self.error(line, content_offset, Rule::Header, reason))
+                Err(self.error(line, 0, Rule::Header, reason))
             }
             HeaderParse::Header { header, .. } => Ok(Some(header)),
         }
@@ -1098,12 +1080,14 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
         )
     }
 
+    /// Byte offset of the line's content (after indentation, or after `- `) in its raw text.
+    fn content_offset(&self, line: &Line<'a>) -> usize {
+        line.content.as_ptr() as usize - (line.start + self.reader.text.as_ptr() as usize)
+    }
+
     /// An error at byte `offset` of the line's content (0: its first character).
     fn error(&self, line: &Line<'a>, offset: usize, rule: Rule, message: String) -> DecodeError {
-        let content_offset =
-            line.content.as_ptr() as usize - (line.start + self.reader.text.as_ptr() as usize);
-        let offset = if offset == 0 { content_offset } else { offset };
-        self.reader.error(line, offset, rule, message)
+        self.reader.error(line, self.content_offset(line) + offset, rule, message)
     }
 }
 
@@ -1251,5 +1235,69 @@ fn describe_gap(gap: &str, before: &str) -> String {
         format!("unexpected whitespace between bracket segment and {before}")
     } else {
         format!("unexpected content {trimmed:?} between bracket segment and {before}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> (u32, u32, Rule) {
+        let e = decode(text).expect_err(text);
+        assert_eq!(validate(text).as_ref().err(), Some(&e), "validate agrees on {text:?}");
+        (e.line, e.column, e.rule)
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_line_and_column() {
+        let cases = [
+            ("a: 1\nb[3]: x,y", (2, 1, Rule::Count)),
+            ("a: \"x\\qy\"", (1, 6, Rule::String)),
+            ("a: \"open", (1, 4, Rule::String)),
+            ("a: \"x\"y", (1, 7, Rule::String)),
+            ("a:\n   b: 1", (2, 1, Rule::Indentation)),
+            ("a:\n\tb: 1", (2, 1, Rule::Indentation)),
+            ("a:\n      b: 1", (2, 7, Rule::Indentation)),
+            ("a: 1\na: 2", (2, 1, Rule::DuplicateKey)),
+            ("t[2]{x,y}:\n  1,2\n  3", (3, 3, Rule::Count)),
+            ("t[2]{x,y}:\n  1,2\n\n  3,4", (3, 1, Rule::BlankLine)),
+            ("t[2]{x,x}:\n  1,2\n  3,4", (1, 1, Rule::Header)),
+            ("t[2:]:\n  a: 1", (1, 2, Rule::Header)),
+            ("k[x]: 1", (1, 3, Rule::Header)),
+            ("a: 1\nplain\nb: 2", (2, 6, Rule::Structure)),
+            ("n: 12345678901234567891", (1, 4, Rule::NumberRange)),
+            ("é: \"\\u12\"", (1, 5, Rule::String)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(error(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn non_strict_mode_relaxes_counts_keys_and_blank_lines() {
+        let options = DecodeOptions { strict: false, indent: 2 };
+        for text in
+            ["a: 1\nb[3]: x,y", "a: 1\na: 2", "t[1]{x}:\n  1\n\n  2", "n: 12345678901234567891"]
+        {
+            assert!(decode(text).is_err(), "{text:?}");
+            assert!(decode_with(text, &options).is_ok(), "{text:?}");
+            assert!(validate_with(text, &options).is_ok(), "{text:?}");
+        }
+        let duplicate = decode_with("a: 1\nb: 2\na: 3", &options).unwrap();
+        assert_eq!(duplicate.as_object().unwrap().keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(duplicate.get("a"), Some(&Value::from(3)));
+    }
+
+    #[test]
+    fn indent_sizes_other_than_two() {
+        let options = DecodeOptions { strict: true, indent: 4 };
+        let value = decode_with("a:\n    b:\n        c: 1", &options).unwrap();
+        assert_eq!(
+            value.get("a").and_then(|a| a.get("b")).and_then(|b| b.get("c")),
+            Some(&Value::from(1))
+        );
+        let three = DecodeOptions { strict: true, indent: 3 };
+        assert!(decode_with("a:\n   b: 1", &three).is_ok());
+        assert!(decode_with("a:\n    b: 1", &three).is_err());
     }
 }
