@@ -128,13 +128,25 @@ impl Encoder {
                     return self.keyed_table(Some(key), map, &fields, depth);
                 }
                 self.line(depth);
-                self.key(key);
-                self.out.push(':');
-                self.members(map, depth + 1);
+                self.key_and_value(key, value, depth + 1);
             }
             primitive => {
                 self.line(depth);
-                self.key(key);
+                self.key_and_value(key, primitive, depth + 1);
+            }
+        }
+    }
+
+    /// `key: primitive`, or `key:` with an object's members below at `nested_depth`, on the
+    /// line already started.
+    fn key_and_value(&mut self, key: &str, value: &Value, nested_depth: usize) {
+        self.key(key);
+        match value {
+            Value::Object(map) => {
+                self.out.push(':');
+                self.members(map, nested_depth);
+            }
+            primitive => {
                 self.out.push_str(": ");
                 self.primitive(primitive);
             }
@@ -292,15 +304,11 @@ impl Encoder {
                     return self.rest_members(map, depth + 1);
                 }
                 self.item(depth);
-                self.key(first_key);
-                self.out.push(':');
-                self.members(inner, depth + 2);
+                self.key_and_value(first_key, first, depth + 2);
             }
             primitive => {
                 self.item(depth);
-                self.key(first_key);
-                self.out.push_str(": ");
-                self.primitive(primitive);
+                self.key_and_value(first_key, primitive, depth + 2);
             }
         }
         self.rest_members(map, depth + 1);
