@@ -41,10 +41,10 @@ pub fn load(criterion_dir: &Path) -> BTreeMap<(String, String), Measurement> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.ends_with("new/benchmark.json") {
-                if let Some((key, m)) = read_one(&path) {
-                    found.insert(key, m);
-                }
+            } else if path.ends_with("new/benchmark.json")
+                && let Some((key, m)) = read_one(&path)
+            {
+                found.insert(key, m);
             }
         }
     }

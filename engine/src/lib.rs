@@ -4,6 +4,7 @@
 //! canonicalises documents with. It has no I/O of its own and builds for native targets,
 //! `wasm32-wasip1` and `wasm32-unknown-unknown`.
 
+pub mod io;
 pub mod toon;
 
 #[cfg(feature = "cli")]

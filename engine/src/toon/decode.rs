@@ -485,13 +485,13 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             self.assert_consumed()?;
             return Ok(value);
         }
-        if is_array_header_content(first.content) {
-            if let Some(header) = self.header(&first)? {
-                self.reader.consume();
-                let value = self.array_from_header(header, 0, first)?;
-                self.assert_consumed()?;
-                return Ok(value);
-            }
+        if is_array_header_content(first.content)
+            && let Some(header) = self.header(&first)?
+        {
+            self.reader.consume();
+            let value = self.array_from_header(header, 0, first)?;
+            self.assert_consumed()?;
+            return Ok(value);
         }
         self.reader.consume();
         let following = self.reader.peek()?;
@@ -737,18 +737,17 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
         if self.strict {
             self.expect_count(count, header.length, "tabular rows", &last)?;
             self.no_blank_lines(range, "a tabular array")?;
-            if let Some(next) = self.reader.peek()? {
-                if next.depth == row_depth
-                    && !next.content.starts_with("- ")
-                    && is_data_row(next.content, header.delimiter)
-                {
-                    return Err(self.error(
-                        &next,
-                        0,
-                        Rule::Count,
-                        format!("expected {} tabular rows, found more", header.length),
-                    ));
-                }
+            if let Some(next) = self.reader.peek()?
+                && next.depth == row_depth
+                && !next.content.starts_with("- ")
+                && is_data_row(next.content, header.delimiter)
+            {
+                return Err(self.error(
+                    &next,
+                    0,
+                    Rule::Count,
+                    format!("expected {} tabular rows, found more", header.length),
+                ));
             }
         }
         Ok(())
@@ -892,15 +891,16 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
         if self.strict {
             self.expect_count(count, header.length, "list items", &last)?;
             self.no_blank_lines(range, "a list array")?;
-            if let Some(next) = self.reader.peek()? {
-                if next.depth == item_depth && next.content.starts_with("- ") {
-                    return Err(self.error(
-                        &next,
-                        0,
-                        Rule::Count,
-                        format!("expected {} list items, found more", header.length),
-                    ));
-                }
+            if let Some(next) = self.reader.peek()?
+                && next.depth == item_depth
+                && next.content.starts_with("- ")
+            {
+                return Err(self.error(
+                    &next,
+                    0,
+                    Rule::Count,
+                    format!("expected {} list items, found more", header.length),
+                ));
             }
         }
         Ok(())
@@ -1145,15 +1145,15 @@ fn parse_header(content: &str) -> std::result::Result<HeaderParse<'_>, (usize, S
     };
     let mut brace_end = bracket_end + 1;
     let brace_start = scan::find_unquoted(content, b'{', bracket_end);
-    if let Some(brace) = brace_start {
-        if scan::find_unquoted(content, b':', bracket_end).is_some_and(|colon| brace < colon) {
-            let gap = &content[bracket_end + 1..brace];
-            if !gap.is_empty() {
-                return invalid(bracket_end + 1, describe_gap(gap, "field list"));
-            }
-            if let Some(matching) = scan::find_matching_brace(content, brace) {
-                brace_end = matching + 1;
-            }
+    if let Some(brace) = brace_start
+        && scan::find_unquoted(content, b':', bracket_end).is_some_and(|colon| brace < colon)
+    {
+        let gap = &content[bracket_end + 1..brace];
+        if !gap.is_empty() {
+            return invalid(bracket_end + 1, describe_gap(gap, "field list"));
+        }
+        if let Some(matching) = scan::find_matching_brace(content, brace) {
+            brace_end = matching + 1;
         }
     }
     let Some(colon) = scan::find_unquoted(content, b':', bracket_end.max(brace_end)) else {
@@ -1185,22 +1185,22 @@ fn parse_header(content: &str) -> std::result::Result<HeaderParse<'_>, (usize, S
         Err(reason) => return invalid(bracket_start + 1, reason),
     };
     let mut fields = None;
-    if let Some(brace) = brace_start.filter(|&b| b < colon) {
-        if let Some(matching) = scan::find_matching_brace(content, brace).filter(|&m| m < colon) {
-            let list = &content[brace + 1..matching];
-            if let Some(other) = scan::mismatched_delimiter(list, bracket.delimiter) {
-                return invalid(
-                    brace + 1,
-                    format!(
-                        "header delimiter mismatch: the bracket declares {:?} but the field list contains an unquoted {:?}",
-                        bracket.delimiter as char, other as char
-                    ),
-                );
-            }
-            match scan::field_entries(list, bracket.delimiter) {
-                Ok(list) => fields = Some(list),
-                Err(reason) => return invalid(brace + 1, reason),
-            }
+    if let Some(brace) = brace_start.filter(|&b| b < colon)
+        && let Some(matching) = scan::find_matching_brace(content, brace).filter(|&m| m < colon)
+    {
+        let list = &content[brace + 1..matching];
+        if let Some(other) = scan::mismatched_delimiter(list, bracket.delimiter) {
+            return invalid(
+                brace + 1,
+                format!(
+                    "header delimiter mismatch: the bracket declares {:?} but the field list contains an unquoted {:?}",
+                    bracket.delimiter as char, other as char
+                ),
+            );
+        }
+        match scan::field_entries(list, bracket.delimiter) {
+            Ok(list) => fields = Some(list),
+            Err(reason) => return invalid(brace + 1, reason),
         }
     }
     let duplicate = fields

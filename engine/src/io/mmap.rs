@@ -1,0 +1,143 @@
+//! Native files whose existing bytes are read through a memory map.
+//!
+//! A file is mapped when it is opened (its length then); reads inside the map are memory
+//! copies, reads past it (bytes appended since) fall back to `pread`, and writes always go
+//! through `pwrite`. The engine reopens a segment once it is sealed, so sealed segments are
+//! read entirely from the map. Truncation remaps first: touching a map past the end of its
+//! file would fault.
+
+use std::io;
+use std::sync::{PoisonError, RwLock};
+
+use memmap2::Mmap;
+
+use super::std_file::{StdFile, StdStorage};
+use super::{File, OpenMode, Storage};
+
+/// A directory whose files are read through memory maps.
+#[derive(Debug)]
+pub struct MmapStorage {
+    inner: StdStorage,
+}
+
+/// A file read through a map of the bytes it had when opened.
+#[derive(Debug)]
+pub struct MmapFile {
+    file: StdFile,
+    /// Readers share the map; `set_len` replaces it.
+    map: RwLock<Option<Mmap>>,
+}
+
+impl MmapStorage {
+    /// The directory `dir`, created (with parents) if missing.
+    pub fn open_dir(dir: impl AsRef<std::path::Path>) -> io::Result<MmapStorage> {
+        Ok(MmapStorage { inner: StdStorage::open_dir(dir)? })
+    }
+
+    /// Takes the directory's exclusive lock (see [`StdStorage::lock`]).
+    pub fn lock(&self) -> io::Result<()> {
+        self.inner.lock()
+    }
+}
+
+fn map(file: &std::fs::File) -> io::Result<Option<Mmap>> {
+    if file.metadata()?.len() == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the engine owns the directory (it holds its lock) and never shrinks a file
+    // under a live map without remapping first (`set_len`), so the mapped bytes stay valid.
+    // Another process editing the files would break this, as it would break the store.
+    unsafe { Mmap::map(file) }.map(Some)
+}
+
+impl Storage for MmapStorage {
+    type File = MmapFile;
+
+    fn open(&self, name: &str, mode: OpenMode) -> io::Result<MmapFile> {
+        let file = self.inner.open(name, mode)?;
+        let map = map(file.std())?;
+        Ok(MmapFile { file, map: RwLock::new(map) })
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        self.inner.remove(name)
+    }
+
+    fn list(&self) -> io::Result<Vec<String>> {
+        self.inner.list()
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.inner.sync()
+    }
+}
+
+impl File for MmapFile {
+    fn len(&self) -> io::Result<u64> {
+        self.file.len()
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        {
+            let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(map) = map.as_ref() {
+                let end = offset.checked_add(buf.len() as u64);
+                if let Some(end) = end.filter(|&end| end <= map.len() as u64) {
+                    buf.copy_from_slice(&map[offset as usize..end as usize]);
+                    return Ok(());
+                }
+            }
+        }
+        self.file.read_at(offset, buf)
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.file.write_at(offset, data)
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        *map = None;
+        self.file.set_len(len)?;
+        *map = self::map(self.file.std())?;
+        Ok(())
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_the_conformance_suite() {
+        let root = std::env::temp_dir().join(format!("toonstore-mmap-{}", std::process::id()));
+        let counter = std::sync::atomic::AtomicUsize::new(0);
+        crate::io::conformance::run(|| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = root.join(n.to_string());
+            let _ = std::fs::remove_dir_all(&dir);
+            MmapStorage::open_dir(dir).unwrap()
+        });
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn reopened_files_read_from_the_map_and_see_later_writes() {
+        let dir =
+            std::env::temp_dir().join(format!("toonstore-mmap-reopen-{}", std::process::id()));
+        let storage = MmapStorage::open_dir(&dir).unwrap();
+        let file = storage.open("seg", OpenMode::Create).unwrap();
+        file.write_at(0, b"sealed bytes").unwrap();
+        let reopened = storage.open("seg", OpenMode::Existing).unwrap();
+        assert!(reopened.map.read().unwrap().is_some(), "an existing file is mapped");
+        reopened.write_at(12, b" + tail").unwrap();
+        let mut buf = [0; 19];
+        reopened.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"sealed bytes + tail");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
