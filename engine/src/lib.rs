@@ -5,6 +5,7 @@
 //! `wasm32-wasip1` and `wasm32-unknown-unknown`.
 
 pub mod io;
+pub mod store;
 pub mod toon;
 
 #[cfg(feature = "cli")]

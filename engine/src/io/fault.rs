@@ -133,6 +133,10 @@ impl<S: Storage> Storage for FaultyStorage<S> {
         self.inner.list()
     }
 
+    fn lock(&self) -> io::Result<()> {
+        self.inner.lock()
+    }
+
     fn sync(&self) -> io::Result<()> {
         lock(&self.state).operation("storage sync")?;
         self.inner.sync()?;

@@ -33,11 +33,6 @@ impl MmapStorage {
     pub fn open_dir(dir: impl AsRef<std::path::Path>) -> io::Result<MmapStorage> {
         Ok(MmapStorage { inner: StdStorage::open_dir(dir)? })
     }
-
-    /// Takes the directory's exclusive lock (see [`StdStorage::lock`]).
-    pub fn lock(&self) -> io::Result<()> {
-        self.inner.lock()
-    }
 }
 
 fn map(file: &std::fs::File) -> io::Result<Option<Mmap>> {
@@ -69,6 +64,10 @@ impl Storage for MmapStorage {
 
     fn sync(&self) -> io::Result<()> {
         self.inner.sync()
+    }
+
+    fn lock(&self) -> io::Result<()> {
+        self.inner.lock()
     }
 }
 

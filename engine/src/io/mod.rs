@@ -71,6 +71,13 @@ pub trait Storage: MaybeSendSync {
 
     /// Makes creations and removals so far durable (a directory fsync).
     fn sync(&self) -> io::Result<()>;
+
+    /// Takes the namespace's exclusive writer lock for as long as this value lives;
+    /// [`io::ErrorKind::WouldBlock`] when another holder has it. Backends without a way to
+    /// lock (memory, WASI) succeed without locking; the browser locks around the worker.
+    fn lock(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A file: positional reads and writes with exact lengths.

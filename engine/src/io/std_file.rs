@@ -38,7 +38,7 @@ impl StdStorage {
     /// Takes the directory's exclusive lock (an OS file lock on `LOCK`) for the life of this
     /// value; [`io::ErrorKind::WouldBlock`] when another process or value holds it. WASI
     /// has no file locks: there the call succeeds without locking.
-    pub fn lock(&self) -> io::Result<()> {
+    fn lock_dir(&self) -> io::Result<()> {
         let file = fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -96,6 +96,10 @@ impl Storage for StdStorage {
 
     fn sync(&self) -> io::Result<()> {
         sync_dir(&self.dir)
+    }
+
+    fn lock(&self) -> io::Result<()> {
+        self.lock_dir()
     }
 }
 
