@@ -540,7 +540,9 @@ impl<S: Storage> Store<S> {
         if len > u64::from(u32::MAX) {
             return Err(Error::TooLarge { what: "batch", size: len, limit: u64::from(u32::MAX) });
         }
-        if writer.disk_bytes + len > self.options.max_store_bytes {
+        // Deletes are always taken, so that a full store can be emptied and compacted.
+        let grows = ops.iter().any(|op| matches!(op, Op::Put { .. } | Op::Row { .. }));
+        if grows && writer.disk_bytes + len > self.options.max_store_bytes {
             return Err(Error::StoreFull {
                 size: writer.disk_bytes + len,
                 limit: self.options.max_store_bytes,
@@ -729,7 +731,18 @@ impl<S: Storage> Store<S> {
                 format!("stored document does not decode: {e}"),
             )
         })?);
-        lock(&self.cache).insert(slot, value.clone(), text.len());
+        // Cache it only if it is still the current document: a writer may have replaced it
+        // since it was read. Writers update the index and the cache under both locks, taken
+        // in this order, so the check and the insertion see one state.
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let current = match &slot {
+            Slot::Key(key) => state.keys.get(key.as_str()),
+            Slot::Row(id) => state.rows.get(id),
+        };
+        if current == Some(&location) {
+            lock(&self.cache).insert(slot, value.clone(), text.len());
+        }
+        drop(state);
         Ok(Some(value))
     }
 
