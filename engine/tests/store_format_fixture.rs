@@ -11,16 +11,16 @@ fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/format-v1")
 }
 
+/// Documents by key, and by row id.
+type Contents = (Vec<(String, String)>, Vec<(u64, String)>);
+
 /// The fixture's contents: what was written, and what must read back.
-fn contents() -> (Vec<(String, String)>, Vec<(u64, String)>) {
+fn contents() -> Contents {
     let keys = vec![
         ("config".to_owned(), "debug: false\nregion: eu-central-1\nreplicas: 3".to_owned()),
         ("user:1".to_owned(), "name: Ada Lovelace\ntags[2]: math,engines".to_owned()),
         ("user:2".to_owned(), "name: Linus\nscore: 1.5e-7\nnote: \"comma, inside\"".to_owned()),
-        (
-            "users".to_owned(),
-            "users[2]{id,name}:\n  1,Ada\n  2,Linus".to_owned(),
-        ),
+        ("users".to_owned(), "users[2]{id,name}:\n  1,Ada\n  2,Linus".to_owned()),
     ];
     let rows = vec![(0, "event: login".to_owned()), (2, "event: logout".to_owned())];
     (keys, rows)
@@ -60,11 +60,16 @@ fn the_format_1_fixture_store_opens_and_reads_back() {
     if std::env::var_os("TOONSTORE_WRITE_FIXTURE").is_some() {
         write_fixture(&fixture);
     }
-    let mut names: Vec<String> =
-        std::fs::read_dir(&fixture).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&fixture)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     assert!(names.contains(&"MANIFEST".to_owned()), "{names:?}");
-    assert!(names.iter().filter(|n| n.starts_with("seg-")).count() >= 2, "several segments: {names:?}");
+    assert!(
+        names.iter().filter(|n| n.starts_with("seg-")).count() >= 2,
+        "several segments: {names:?}"
+    );
     assert!(names.iter().any(|n| n.starts_with("hint-")), "a hint: {names:?}");
 
     // Opened on a copy: opening may tidy files, and the fixture must stay as committed.
