@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one benchmark suite and rewrites its section of BENCHMARKS.md from the results.
-# Usage: benches/run.sh codec
+# Usage: benches/run.sh codec|engine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 section="${1:-codec}"
@@ -12,7 +12,8 @@ case "$section" in
     node tests/oracle/toon-bench.mjs target/bench-data codec-tabular codec-nested \
       > target/bench-data/codec.results.json
     ;;
-  *) echo "error: unknown suite $section (known: codec)" >&2; exit 2 ;;
+  engine) cargo bench -p toonstore-benches --bench engine ;;
+  *) echo "error: unknown suite $section (known: codec, engine)" >&2; exit 2 ;;
 esac
 run="Run of $(date -u +%F) on $(nproc) cores ($(uname -m), $(rustc --version | cut -d' ' -f1-2))"
 cargo run -q --release -p toonstore-benches --bin report -- "$section" "$run"

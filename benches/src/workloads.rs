@@ -107,3 +107,35 @@ pub fn nested() -> Value {
         .collect();
     json!({ "store": "ToonStore demo shop", "currency": "EUR", "orders": orders })
 }
+
+/// A TOON document of about 1 KB for key `i`: fields, an inline array and a small table, as
+/// a store holds them (canonical text).
+pub fn document_1k(i: u64) -> String {
+    let mut rng = fastrand::Rng::with_seed(i);
+    let events: Vec<Value> = (0..8)
+        .map(|n| {
+            json!({
+                "at": format!("2026-11-{:02}T{:02}:{:02}:00Z", 1 + n, rng.u8(..24), rng.u8(..60)),
+                "kind": WORDS[rng.usize(..WORDS.len())],
+                "count": rng.u32(..10_000),
+                "ok": rng.bool(),
+            })
+        })
+        .collect();
+    let value = json!({
+        "id": i,
+        "name": format!("{} {}", FIRST[rng.usize(..FIRST.len())], LAST[rng.usize(..LAST.len())]),
+        "email": format!("user{i}@example.com"),
+        "department": DEPARTMENTS[rng.usize(..DEPARTMENTS.len())],
+        "score": (rng.u32(..1_000_000) as f64) / 1000.0,
+        "tags": (0..4).map(|_| WORDS[rng.usize(..WORDS.len())]).collect::<Vec<_>>(),
+        "bio": sentence(&mut rng, 40),
+        "events": events,
+    });
+    toonstore::toon::encode(&toonstore::toon::Value::try_from(value).expect("plain numbers"))
+}
+
+/// Key `i` of the engine benchmarks.
+pub fn key(i: u64) -> String {
+    format!("key{i:08}")
+}

@@ -18,8 +18,9 @@ fn main() {
     }
     let body = match section.as_str() {
         "codec" => codec(&results, &run),
+        "engine" => engine(&results, &run),
         other => {
-            eprintln!("error: unknown section {other:?} (known: codec)");
+            eprintln!("error: unknown section {other:?} (known: codec, engine)");
             std::process::exit(2);
         }
     };
@@ -134,4 +135,148 @@ fn node_version() -> String {
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map_or_else(|| "(version unknown)".into(), |v| v.trim().to_owned())
+}
+
+fn per_s(m: Option<&Measurement>) -> Option<f64> {
+    m.and_then(Measurement::per_s)
+}
+
+fn fmt_rate(v: Option<f64>) -> String {
+    match v {
+        None => "not run".into(),
+        Some(v) if v >= 1e6 => format!("{:.2}M/s", v / 1e6),
+        Some(v) if v >= 1e3 => format!("{:.1}k/s", v / 1e3),
+        Some(v) => format!("{v:.0}/s"),
+    }
+}
+
+/// The engine table: operations per second per system, and our ratios against the targets.
+fn engine(results: &Results, run: &str) -> String {
+    let rate = |group: &str, function: &str| per_s(get(results, group, function));
+    let mut out = String::new();
+    writeln!(out, "## Storage engine\n").unwrap();
+    writeln!(
+        out,
+        "{run}: `cargo bench -p toonstore-benches --bench engine`, then `cargo run -p \
+         toonstore-benches --bin report -- engine`. 1 KB TOON documents, 100,000 keys, each sample \
+         the whole workload on a fresh store (set-up untimed), median of 10. Peers: fjall 3, redb \
+         4 (a durable commit per put, so timed on 2% of the puts), SQLite through rusqlite \
+         (bundled, WAL, synchronous=NORMAL, 8 KiB pages; timed on 10% of the puts), and an \
+         append-file + HashMap baseline.\n"
+    )
+    .unwrap();
+    writeln!(out, "| workload | toonstore | baseline | fjall | redb | SQLite |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|---:|---:|").unwrap();
+    let rows: [(&str, &str, [&str; 5]); 6] = [
+        (
+            "put (Eventual, validated)",
+            "engine-put",
+            ["toonstore", "baseline-buffered", "fjall", "redb-txn-per-op", "sqlite"],
+        ),
+        ("put, one write per op", "engine-put", ["", "baseline-write-per-op", "", "", ""]),
+        (
+            "get, uncached",
+            "engine-get",
+            ["toonstore-uncached", "baseline-mmap", "fjall", "redb", "sqlite"],
+        ),
+        ("get, by pread", "engine-get", ["", "baseline-pread", "", "", ""]),
+        ("scan (rows/s)", "engine-scan", ["toonstore", "baseline-mmap", "", "", ""]),
+        ("50/50 get/put", "engine-mixed", ["toonstore", "", "fjall", "", ""]),
+    ];
+    for (name, group, functions) in rows {
+        let cells: Vec<String> = functions
+            .iter()
+            .map(|f| if f.is_empty() { "-".to_owned() } else { fmt_rate(rate(group, f)) })
+            .collect();
+        writeln!(out, "| {name} | {} |", cells.join(" | ")).unwrap();
+    }
+    writeln!(
+        out,
+        "| durable put, 1 writer | {} | {} | {} | - | - |",
+        fmt_rate(rate("engine-durable-put", "toonstore-immediate-1-writer")),
+        fmt_rate(rate("engine-durable-put", "baseline-fdatasync")),
+        fmt_rate(rate("engine-durable-put", "fjall-syncdata")),
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "| durable put, 8 writers | {} | - | - | - | - |",
+        fmt_rate(rate("engine-durable-put", "toonstore-immediate-8-writers"))
+    )
+    .unwrap();
+    let cached = rate("engine-get", "toonstore-cached-decoded");
+    writeln!(out, "| get of a cached decoded document | {} | - | - | - | - |", fmt_rate(cached))
+        .unwrap();
+    let open_ms = get(results, "engine-open", "toonstore-1m-keys").map(|m| m.median_ns / 1e6);
+    let compaction = get(results, "engine-compaction", "disk-per-live").map(|m| m.median_ns);
+
+    let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
+    let mut targets = String::new();
+    let mut target =
+        |what: &str, measured: Option<f64>, goal: f64, higher_is_better: bool, unit: &str| {
+            let line = match measured {
+                Some(v) => {
+                    let met = if higher_is_better { v >= goal } else { v <= goal };
+                    let sign = if higher_is_better { ">=" } else { "<=" };
+                    format!(
+                        "| {what} | {v:.2}{unit} | {sign} {goal}{unit} | {} |",
+                        if met { "met" } else { "MISSED" }
+                    )
+                }
+                None => format!("| {what} | not run | {goal}{unit} | not run |"),
+            };
+            writeln!(targets, "{line}").unwrap();
+        };
+    let put = rate("engine-put", "toonstore");
+    target(
+        "put vs buffered baseline",
+        ratio(put, rate("engine-put", "baseline-buffered")),
+        0.7,
+        true,
+        "x",
+    );
+    target("put vs fjall", ratio(put, rate("engine-put", "fjall")), 3.0, true, "x");
+    let get_rate = rate("engine-get", "toonstore-uncached");
+    target(
+        "uncached get vs mmap baseline",
+        ratio(get_rate, rate("engine-get", "baseline-mmap")),
+        0.7,
+        true,
+        "x",
+    );
+    target("uncached get vs redb", ratio(get_rate, rate("engine-get", "redb")), 5.0, true, "x");
+    target("cached decoded get (M/s)", cached.map(|c| c / 1e6), 10.0, true, "");
+    target(
+        "scan vs mmap baseline",
+        ratio(rate("engine-scan", "toonstore"), rate("engine-scan", "baseline-mmap")),
+        0.7,
+        true,
+        "x",
+    );
+    target(
+        "50/50 mixed vs fjall",
+        ratio(rate("engine-mixed", "toonstore"), rate("engine-mixed", "fjall")),
+        3.0,
+        true,
+        "x",
+    );
+    target("open of a 1M-key store (ms)", open_ms, 150.0, false, "");
+    let immediate = rate("engine-durable-put", "toonstore-immediate-1-writer");
+    target(
+        "Immediate, 1 writer vs fjall SyncData",
+        ratio(immediate, rate("engine-durable-put", "fjall-syncdata")),
+        1.2,
+        true,
+        "x",
+    );
+    target(
+        "Immediate, 8 writers vs 1 writer",
+        ratio(rate("engine-durable-put", "toonstore-immediate-8-writers"), immediate),
+        4.0,
+        true,
+        "x",
+    );
+    target("disk after compaction / live data", compaction, 1.1, false, "");
+    writeln!(out, "\n| target | measured | goal | |\n|---|---:|---:|---|\n{targets}").unwrap();
+    out.trim_end().to_owned()
 }

@@ -856,16 +856,23 @@ impl<S: Storage> Store<S> {
             (keys, rows)
         };
         let old_segments = writer.manifest.segments.clone();
-        let mut new_ids = Vec::new();
+        let segments_before =
+            self.state.read().unwrap_or_else(PoisonError::into_inner).segments.clone();
+        let mut next_segment = writer.manifest.next_segment;
+        let mut start_segment = |files: &mut Vec<(u64, Arc<S::File>)>| -> Result<()> {
+            if let Some((_, sealed)) = files.last() {
+                sealed.sync_data()?;
+            }
+            files.push((next_segment, Arc::new(new_segment(&self.storage, next_segment)?)));
+            next_segment += 1;
+            Ok(())
+        };
         let mut files: Vec<(u64, Arc<S::File>)> = Vec::new();
-        let mut end = 0;
-        let mut disk_bytes = 0;
+        start_segment(&mut files)?;
+        let mut end = segment::HEADER;
         let mut keys: BTreeMap<CompactString, Location> = BTreeMap::new();
         let mut rows = BTreeMap::new();
         let mut buffer = Vec::new();
-        let mut next_segment = writer.manifest.next_segment;
-        let segments_before: HashMap<u64, Arc<S::File>> =
-            self.state.read().unwrap_or_else(PoisonError::into_inner).segments.clone();
         let entries = key_entries
             .iter()
             .map(|(k, l)| (Some(k), 0, l))
@@ -877,19 +884,11 @@ impl<S: Storage> Store<S> {
                 None => Op::Row { id, value: text.as_bytes() },
             };
             let len = (record::FRAME_HEADER + record::body_len(&[op])) as u64;
-            if files.is_empty() || (end > segment::HEADER && end + len > self.options.segment_bytes)
-            {
-                if let Some((_, file)) = files.last() {
-                    file.sync_data()?;
-                }
-                let id = next_segment;
-                next_segment += 1;
-                files.push((id, Arc::new(new_segment(&self.storage, id)?)));
-                new_ids.push(id);
+            if end > segment::HEADER && end + len > self.options.segment_bytes {
+                start_segment(&mut files)?;
                 end = segment::HEADER;
-                disk_bytes += segment::HEADER;
             }
-            let (segment_id, file) = files.last().unwrap();
+            let (segment_id, file) = files.last().expect("one segment was started");
             buffer.clear();
             let offsets = record::encode(writer.sequence, &[op], &mut buffer);
             writer.sequence += 1;
@@ -901,15 +900,11 @@ impl<S: Storage> Store<S> {
                 None => rows.insert(id, new_location),
             };
             end += len;
-            disk_bytes += len;
         }
-        if files.is_empty() {
-            let id = next_segment;
-            next_segment += 1;
-            files.push((id, Arc::new(new_segment(&self.storage, id)?)));
-            new_ids.push(id);
-            end = segment::HEADER;
-            disk_bytes += segment::HEADER;
+        let new_ids: Vec<u64> = files.iter().map(|(id, _)| *id).collect();
+        let mut disk_bytes = 0;
+        for (_, file) in &files {
+            disk_bytes += file.len()?;
         }
         files.last().unwrap().1.sync_data()?;
         self.storage.sync()?;
