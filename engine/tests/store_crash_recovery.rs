@@ -20,16 +20,29 @@ fn options(durability: Durability) -> Options {
     Options { durability, segment_bytes: 1024, ..Options::default() }
 }
 
-/// Runs the workload until an operation fails. Returns the model after each acknowledged
-/// operation (index 0: the empty store) and the number of them known durable.
-fn workload(
-    store: &Store<FaultyStorage<MemoryStorage>>,
-    durability: Durability,
-) -> (Vec<Model>, usize) {
+/// Opens a store on `storage` and runs the workload until an operation fails (closing and
+/// reopening half-way, so index snapshots are crashed too). Returns the model after each
+/// acknowledged operation (index 0: the empty store) and the number of them known durable.
+fn workload(storage: &FaultyStorage<MemoryStorage>, durability: Durability) -> (Vec<Model>, usize) {
     let mut states = vec![Model::default()];
     let mut durable = 0;
     let mut model = Model::default();
+    let Ok(mut store) = Store::open(storage.clone(), options(durability)) else {
+        return (states, durable);
+    };
     for step in 0..60u64 {
+        if step == 35 {
+            if store.close().is_err() {
+                std::mem::forget(store);
+                return (states, durable);
+            }
+            durable = states.len() - 1;
+            drop(store);
+            store = match Store::open(storage.clone(), options(durability)) {
+                Ok(store) => store,
+                Err(_) => return (states, durable),
+            };
+        }
         let key = format!("k{}", step % 11);
         let result = match step % 10 {
             0..=4 => store.put(&key, &format!("step: {step}\nnote: \"text {step}\"")).map(|()| {
@@ -54,6 +67,7 @@ fn workload(
             _ => store.sync().map(|()| durable = states.len() - 1),
         };
         if result.is_err() {
+            std::mem::forget(store); // a crash: no close, no sync on drop
             return (states, durable);
         }
         states.push(model.clone());
@@ -61,6 +75,7 @@ fn workload(
             durable = states.len() - 1;
         }
     }
+    std::mem::forget(store);
     (states, durable)
 }
 
@@ -81,10 +96,8 @@ fn read_back(store: &Store<MemoryStorage>) -> Model {
 fn crash_everywhere(durability: Durability) {
     // How many operations a full run takes.
     let probe = FaultyStorage::new(MemoryStorage::new()).unwrap();
-    let store = Store::open(probe.clone(), options(durability)).unwrap();
-    let (states, _) = workload(&store, durability);
+    let (states, _) = workload(&probe, durability);
     assert_eq!(states.len(), 61, "the workload runs to the end without faults");
-    drop(store);
     let total = probe.operations();
 
     let mut crashes = 0;
@@ -92,14 +105,7 @@ fn crash_everywhere(durability: Durability) {
         for torn in [false, true] {
             let storage = FaultyStorage::new(MemoryStorage::new()).unwrap();
             storage.crash_at(crash_at);
-            let (states, durable) = match Store::open(storage.clone(), options(durability)) {
-                Ok(store) => {
-                    let run = workload(&store, durability);
-                    std::mem::forget(store); // a crash: no close, no sync on drop
-                    run
-                }
-                Err(_) => (vec![Model::default()], 0),
-            };
+            let (states, durable) = workload(&storage, durability);
             let image = storage.durable_image(torn);
             let reopened = Store::open(image, options(durability)).unwrap_or_else(|e| {
                 panic!("crash at {crash_at} (torn {torn}): reopen failed: {e}")
@@ -127,8 +133,7 @@ fn crash_everywhere(durability: Durability) {
 /// re-running the workload without faults one step further.
 fn workload_prefix_plus_failed(states: &[Model], found: &Model) -> bool {
     let storage = FaultyStorage::new(MemoryStorage::new()).unwrap();
-    let store = Store::open(storage, options(Durability::Eventual)).unwrap();
-    let (all, _) = workload(&store, Durability::Eventual);
+    let (all, _) = workload(&storage, Durability::Eventual);
     all.get(states.len()) == Some(found)
 }
 

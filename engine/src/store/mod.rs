@@ -939,9 +939,15 @@ impl<S: Storage> Store<S> {
     /// return [`Error::Closed`].
     pub fn close(&self) -> Result<()> {
         self.check_open()?;
-        self.sync()?;
         let mut writer = lock(&self.writer);
-        if let Err(e) = self.write_hint(&mut writer) {
+        self.check_open()?;
+        // Sync under the writer lock, so the hint covers only bytes that are durable (a
+        // write slipping in between a sync and the hint would be covered but could be lost).
+        let result = writer.active.sync_data().map_err(Error::from).and_then(|()| {
+            lock(&self.sync_state).synced = writer.written;
+            self.write_hint(&mut writer)
+        });
+        if let Err(e) = result {
             drop(writer);
             return self.poison(e);
         }
