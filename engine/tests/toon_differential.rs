@@ -277,3 +277,50 @@ fn ours_decoded(case: &Case) -> Value {
     toon::decode_with(&case.encoded, &DecodeOptions { strict: true, indent: case.options.indent })
         .expect("our encodings decode")
 }
+
+/// `is_canonical` is a proof when it says yes (`encode(decode(t)) == t`), on encodings and
+/// on mutated encodings, and it says yes for most encoder output.
+#[test]
+fn canonical_check_is_sound_and_mostly_complete() {
+    let mut generator = Generator::new(0xCA70);
+    generator.wide_integers = true;
+    let mut rng = fastrand::Rng::with_seed(0xCA71);
+    let (mut proved, mut encodings, mut mutated_proofs) = (0, 0, 0);
+    let mutations = [
+        ",", ", ", " ", "  ", ":", "\"", "-", "0", "1.0", "[]", "\n", "\n  ", "# c\n", "\\u0041",
+        "e",
+    ];
+    for _ in 0..DOCUMENTS * 2 {
+        let value = generator.document();
+        let text = toon::encode(&value);
+        encodings += 1;
+        match toon::is_canonical(&text) {
+            Ok(true) => proved += 1,
+            Ok(false) => {}
+            Err(e) => panic!("canonical text failed the check: {e}\n{text}"),
+        }
+        for _ in 0..4 {
+            let mut mutated = text.clone();
+            let mut at = rng.usize(..=mutated.len());
+            while !mutated.is_char_boundary(at) {
+                at -= 1;
+            }
+            let end = (at + rng.usize(0..3)).min(mutated.len());
+            let end = (end..=mutated.len()).find(|&e| mutated.is_char_boundary(e)).unwrap();
+            mutated.replace_range(at..end, mutations[rng.usize(..mutations.len())]);
+            if let Ok(true) = toon::is_canonical(&mutated) {
+                mutated_proofs += 1;
+                let decoded = toon::decode(&mutated).expect("a proof implies valid text");
+                let stripped = mutated.strip_suffix('\n').unwrap_or(&mutated);
+                assert_eq!(toon::encode(&decoded), stripped, "unsound proof for {mutated:?}");
+            }
+        }
+    }
+    println!(
+        "{proved} of {encodings} encodings proved canonical; {mutated_proofs} mutated texts proved (and checked)"
+    );
+    assert!(
+        proved * 10 >= encodings * 6,
+        "only {proved} of {encodings} encodings proved canonical"
+    );
+}

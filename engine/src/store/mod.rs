@@ -414,9 +414,15 @@ impl<S: Storage> Store<S> {
         Err(error.into())
     }
 
-    /// Canonical TOON of a document given as text.
-    fn canonical(&self, toon_text: &str) -> Result<String> {
-        Ok(toon::encode(&toon::decode(toon_text)?))
+    /// Canonical TOON of a document given as text. Text the validator proves canonical (the
+    /// usual case: text written by an encoder) is kept as it is, checked in one pass without
+    /// building the value; other text is decoded and encoded again.
+    fn canonical<'t>(&self, toon_text: &'t str) -> Result<std::borrow::Cow<'t, str>> {
+        if toon::is_canonical(toon_text)? {
+            let text = toon_text.strip_suffix('\n').unwrap_or(toon_text);
+            return Ok(std::borrow::Cow::Borrowed(text));
+        }
+        Ok(std::borrow::Cow::Owned(toon::encode(&toon::decode(toon_text)?)))
     }
 
     fn check_key(key: &str) -> Result<()> {
@@ -499,7 +505,7 @@ impl<S: Storage> Store<S> {
             match op {
                 BatchOp::Put(key, text) => {
                     Self::check_key(key)?;
-                    let text = self.canonical(text)?;
+                    let text = self.canonical(text)?.into_owned();
                     self.check_value(&text)?;
                     canonical.push(Some(text));
                 }

@@ -78,6 +78,15 @@ pub(crate) trait Sink<'a> {
     fn array(&mut self, capacity: usize) -> Self::Array;
     fn push(&mut self, array: &mut Self::Array, value: Self::Value);
     fn finish_array(&mut self, array: Self::Array) -> Self::Value;
+
+    /// Whether the descent should report how canonical the text is (only [`Canon`] does).
+    const CANON: bool = false;
+    /// The text is not what the encoder writes.
+    fn off_canon(&mut self) {}
+    /// An array written in list form (its items decide whether that was canonical).
+    fn mark_list_form(&mut self, _array: &mut Self::Array) {}
+    /// An object written as a keyed table (so its members' shape is canonical by form).
+    fn mark_keyed(&mut self, _object: &mut Self::Object) {}
 }
 
 /// How an object treats a key it already has.
@@ -247,6 +256,165 @@ impl<'a> Sink<'a> for Check {
     fn finish_array(&mut self, _: ()) {}
 }
 
+/// Whether TOON text is exactly what [`crate::toon::encode`] writes for its value (default
+/// options), checked in one validating pass without building the value.
+///
+/// `Ok(true)` is a proof: `encode(&decode(text)?) == text`. `Ok(false)` means the text is
+/// not canonical, or that proving it would need the value: a list of objects or an object of
+/// two or more objects might have been a table, and only the tree can tell. One trailing
+/// newline is ignored. Errors are the validator's.
+pub fn is_canonical(text: &str) -> Result<bool, DecodeError> {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let mut canon = Canon { keys: Check, verdict: true };
+    Decoder::new(text, &DecodeOptions::default(), &mut canon).document_checked()?;
+    Ok(canon.verdict)
+}
+
+/// Validates like [`Check`] and keeps a verdict on canonical form.
+pub(crate) struct Canon {
+    keys: Check,
+    verdict: bool,
+}
+
+/// Whether a quoted body (already known to unescape) uses exactly the escapes the encoder
+/// writes: `\\ \" \n \r \t`, `\u00xx` (lowercase) for other control characters, and
+/// no raw control character.
+fn canonically_escaped(body: &str) -> bool {
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            0..=0x1f => return false,
+            b'\\' => match bytes.get(i + 1) {
+                Some(b'\\' | b'"' | b'n' | b'r' | b't') => i += 2,
+                Some(b'u') => {
+                    let hex = &bytes[i + 2..i + 6];
+                    let lower = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+                    if &hex[..2] != b"00" || !hex[2..].iter().all(|&b| lower(b)) {
+                        return false;
+                    }
+                    let code = u8::from_str_radix(&body[i + 4..i + 6], 16).unwrap_or(0xff);
+                    if code >= 0x20 || matches!(code, b'\n' | b'\r' | b'\t') {
+                        return false;
+                    }
+                    i += 6;
+                }
+                _ => return false,
+            },
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+/// What [`Canon`] needs to know of a value to judge its container's form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Primitive,
+    Array,
+    EmptyObject,
+    Object,
+}
+
+pub(crate) struct CanonObject<'a> {
+    keys: KeySet<'a>,
+    members: usize,
+    all_objects: bool,
+    keyed: bool,
+}
+
+pub(crate) struct CanonArray {
+    items: usize,
+    all_primitive: bool,
+    all_objects: bool,
+    list_form: bool,
+}
+
+impl<'a> Sink<'a> for &mut Canon {
+    type Value = Kind;
+    type Object = CanonObject<'a>;
+    type Array = CanonArray;
+    const CANON: bool = true;
+
+    fn token(&mut self, token: &'a str, strict: bool) -> Result<Kind, String> {
+        self.keys.token(token, strict)?;
+        let canonical = match token {
+            "true" | "false" | "null" => true,
+            _ => match parse_numeric_token(token) {
+                NumericToken::Number(n) => n.to_string() == token,
+                _ => super::encode::is_safe_unquoted(token, b','),
+            },
+        };
+        if !canonical {
+            self.verdict = false;
+        }
+        Ok(Kind::Primitive)
+    }
+
+    fn quoted(&mut self, body: &'a str) -> Result<Kind, scan::EscapeError> {
+        let text = scan::unescape(body)?;
+        if super::encode::is_safe_unquoted(&text, b',') || !canonically_escaped(body) {
+            self.verdict = false;
+        }
+        Ok(Kind::Primitive)
+    }
+
+    fn object(&mut self, _: usize) -> CanonObject<'a> {
+        CanonObject { keys: KeySet::default(), members: 0, all_objects: true, keyed: false }
+    }
+
+    fn insert(
+        &mut self,
+        object: &mut CanonObject<'a>,
+        key: Cow<'a, str>,
+        value: Kind,
+        mode: KeyMode,
+    ) -> Result<(), String> {
+        self.keys.insert(&mut object.keys, key, (), mode)?;
+        object.members += 1;
+        object.all_objects &= value == Kind::Object;
+        Ok(())
+    }
+
+    fn finish_object(&mut self, object: CanonObject<'a>) -> Kind {
+        // Two or more non-empty objects might have been a keyed table: only the values tell.
+        if !object.keyed && object.members >= 2 && object.all_objects {
+            self.verdict = false;
+        }
+        if object.members == 0 { Kind::EmptyObject } else { Kind::Object }
+    }
+
+    fn array(&mut self, _: usize) -> CanonArray {
+        CanonArray { items: 0, all_primitive: true, all_objects: true, list_form: false }
+    }
+
+    fn push(&mut self, array: &mut CanonArray, value: Kind) {
+        array.items += 1;
+        array.all_primitive &= value == Kind::Primitive;
+        array.all_objects &= matches!(value, Kind::Object | Kind::EmptyObject);
+    }
+
+    fn finish_array(&mut self, array: CanonArray) -> Kind {
+        // Primitives go inline; objects might have been a table (only the values tell).
+        if array.list_form && array.items > 0 && (array.all_primitive || array.all_objects) {
+            self.verdict = false;
+        }
+        Kind::Array
+    }
+
+    fn off_canon(&mut self) {
+        self.verdict = false;
+    }
+
+    fn mark_list_form(&mut self, array: &mut CanonArray) {
+        array.list_form = true;
+    }
+
+    fn mark_keyed(&mut self, object: &mut CanonObject<'a>) {
+        object.keyed = true;
+    }
+}
+
 /// One significant line: not blank, not a comment.
 #[derive(Clone, Copy, Debug)]
 struct Line<'a> {
@@ -277,6 +445,9 @@ struct Reader<'a> {
     failure: Option<DecodeError>,
     /// Blank line numbers, ascending (strict mode rejects them inside arrays).
     blank_lines: Vec<u32>,
+    /// No byte-order mark, carriage return, comment, blank line, tab or trailing space:
+    /// nothing the encoder never writes (see [`is_canonical`]).
+    plain: bool,
     indent: usize,
     strict: bool,
 }
@@ -291,6 +462,7 @@ impl<'a> Reader<'a> {
             position: 0,
             failure: None,
             blank_lines: Vec::new(),
+            plain: true,
             indent: options.indent.max(1),
             strict: options.strict,
         };
@@ -343,8 +515,12 @@ impl<'a> Reader<'a> {
             if self.number == 1 && raw.starts_with('\u{feff}') {
                 raw = &raw[3..];
                 line_start += 3;
+                self.plain = false;
             }
-            raw = raw.strip_suffix('\r').unwrap_or(raw);
+            if let Some(stripped) = raw.strip_suffix('\r') {
+                raw = stripped;
+                self.plain = false;
+            }
             let bytes = raw.as_bytes();
             let mut leading = 0;
             let mut first_tab = None;
@@ -367,10 +543,16 @@ impl<'a> Reader<'a> {
                 _ => 0,
             };
             let content = raw[indent..].trim_end_matches(' ');
+            if first_tab.is_some() || content.len() + indent != raw.len() {
+                self.plain = false;
+            }
             if first_tab.is_none() && content.starts_with('#') {
+                self.plain = false;
                 continue;
             }
             if content.is_empty() {
+                // The empty document is one empty line, and canonical (`{}`).
+                self.plain &= self.text.is_empty();
                 if self.strict {
                     self.blank_lines.push(self.number);
                 }
@@ -470,7 +652,20 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
         }
     }
 
+    /// [`Decoder::document`], then the reader's part of the canonical verdict.
+    fn document_checked(mut self) -> Result<()> {
+        self.document_inner()?;
+        if !self.reader.plain {
+            self.sink.off_canon();
+        }
+        Ok(())
+    }
+
     fn document(mut self) -> Result<S::Value> {
+        self.document_inner()
+    }
+
+    fn document_inner(&mut self) -> Result<S::Value> {
         let Some(first) = self.reader.peek()? else {
             let empty = self.sink.object(0);
             return Ok(self.sink.finish_object(empty));
@@ -488,6 +683,9 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
         if is_array_header_content(first.content)
             && let Some(header) = self.header(&first)?
         {
+            if S::CANON && header.length == 0 {
+                self.sink.off_canon();
+            }
             self.reader.consume();
             let value = self.array_from_header(header, 0, first)?;
             self.assert_consumed()?;
@@ -536,8 +734,12 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
     /// One `key: value`, `key:` + nested block, or `key[N]...` line and what hangs below it.
     fn key_value(&mut self, line: Line<'a>, base: usize, object: &mut S::Object) -> Result<()> {
         if let Some(colon) = plain_key_colon(line.content) {
-            let key = Cow::Borrowed(trim_spaces(&line.content[..colon]));
-            return self.member(line, key, colon + 1, base, object);
+            let raw_key = &line.content[..colon];
+            let key = trim_spaces(raw_key);
+            if S::CANON && (key.len() != raw_key.len() || !super::encode::is_bare_key(key)) {
+                self.sink.off_canon();
+            }
+            return self.member(line, Cow::Borrowed(key), colon + 1, base, object);
         }
         let header = self.header(&line)?;
         self.key_value_parsed(line, header, base, object)
@@ -551,6 +753,9 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
         object: &mut S::Object,
     ) -> Result<()> {
         if let Some(mut header) = header {
+            if S::CANON && header.length == 0 {
+                self.sink.off_canon();
+            }
             let Some(key) = header.key.take() else {
                 let message = if header.keyed {
                     "a keyless keyed header is only valid at the document root"
@@ -576,6 +781,12 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
         object: &mut S::Object,
     ) -> Result<()> {
         let rest = trim_spaces(&line.content[end..]);
+        if S::CANON {
+            let after = &line.content[end..];
+            if !(after.is_empty() || (after.starts_with(' ') && &after[1..] == rest)) {
+                self.sink.off_canon();
+            }
+        }
         let value = if rest.is_empty() {
             match self.reader.peek()? {
                 Some(next) if next.depth > base => {
@@ -671,6 +882,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
         } else if let Some(fields) = &header.fields {
             self.tabular_rows(&header, fields, base, line, &mut array)?;
         } else {
+            self.sink.mark_list_form(&mut array);
             self.list_items(&header, base, line, &mut array)?;
         }
         Ok(self.sink.finish_array(array))
@@ -685,12 +897,18 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
     ) -> Result<()> {
         let base_offset = inline.as_ptr() as usize - line.content.as_ptr() as usize;
         let mut count = 0;
+        let mut token_bytes = 0;
         scan::split_values(inline, header.delimiter, |token, offset| {
             let value = self.primitive(line, token, base_offset + offset)?;
             self.sink.push(array, value);
             count += 1;
+            token_bytes += token.len();
             Ok(())
         })?;
+        // No spaces around delimiters in canonical text.
+        if S::CANON && token_bytes + count - 1 != inline.len() {
+            self.sink.off_canon();
+        }
         if self.strict && count != header.length {
             return Err(self.error(
                 line,
@@ -763,6 +981,7 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
         let entry_depth = self.content_depth(base)?;
         let width = scan::count_leaf_fields(fields);
         let mut object = self.sink.object(0);
+        self.sink.mark_keyed(&mut object);
         let mut count = 0;
         let mut range = None;
         let mut last = header_line;
@@ -791,6 +1010,9 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             last = line;
             let (key, end) = self.key_token(&line)?;
             let cells = trim_spaces(&line.content[end..]);
+            if S::CANON && line.content.len() != end + 1 + cells.len() {
+                self.sink.off_canon();
+            }
             let row = self.row(fields, header.field_mode, width, &line, cells, header.delimiter)?;
             self.insert_checked(&mut object, key, row, &line)?;
             count += 1;
@@ -820,6 +1042,12 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             Ok(())
         })
         .ok();
+        if S::CANON {
+            let cell_bytes: usize = buffer.iter().map(|(cell, _)| cell.len()).sum();
+            if cell_bytes + buffer.len().saturating_sub(1) != cells.len() {
+                self.sink.off_canon();
+            }
+        }
         if buffer.len() != width {
             return Err(self.error(
                 line,
@@ -915,7 +1143,12 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             let empty = self.sink.object(0);
             return Ok(self.sink.finish_object(empty));
         }
+        if S::CANON && line.content != "-" && after.len() + 2 != line.content.len() {
+            self.sink.off_canon();
+        }
         if trim_spaces(after) == "[]" {
+            // The encoder writes an empty array item as `- [0]:`.
+            self.sink.off_canon();
             let empty = self.sink.array(0);
             return Ok(self.sink.finish_array(empty));
         }
@@ -975,6 +1208,8 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
                 .map_err(|e| self.error(line, at + 1 + e.offset, Rule::String, e.message));
         }
         if token.is_empty() {
+            // The encoder writes an empty string as `""`.
+            self.sink.off_canon();
             return self.sink.quoted("").map_err(|e| self.error(line, at, Rule::String, e.message));
         }
         self.sink
@@ -1001,16 +1236,66 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
                     "missing colon after key".into(),
                 ));
             }
+            if S::CANON {
+                self.check_key(&content[..close + 1], &key);
+                if after != close + 1 {
+                    self.sink.off_canon();
+                }
+            }
             return Ok((key, after + 1));
         }
         match scan::find_unquoted(content, b':', 0) {
-            Some(colon) => Ok((Cow::Borrowed(trim_spaces(&content[..colon])), colon + 1)),
+            Some(colon) => {
+                let key = trim_spaces(&content[..colon]);
+                if S::CANON {
+                    self.check_key(&content[..colon], key);
+                }
+                Ok((Cow::Borrowed(key), colon + 1))
+            }
             None => Err(self.error(
                 line,
                 content.len(),
                 Rule::Structure,
                 "missing colon after key".into(),
             )),
+        }
+    }
+
+    /// Canonical verdict on a key as written (`raw`, quotes included) for its value `key`.
+    fn check_key(&mut self, raw: &str, key: &str) {
+        let mut expected = String::with_capacity(raw.len());
+        super::encode::push_key(&mut expected, key);
+        if expected != raw {
+            self.sink.off_canon();
+        }
+    }
+
+    /// Canonical verdict on a header line: it must read exactly as the encoder writes it.
+    fn check_header(&mut self, line: &Line<'a>, header: &Header<'a>) {
+        let mut expected = String::with_capacity(line.content.len());
+        if let Some(key) = &header.key {
+            super::encode::push_key(&mut expected, key);
+        }
+        expected.push('[');
+        expected.push_str(itoa::Buffer::new().format(header.length));
+        if header.keyed {
+            expected.push(':');
+        }
+        expected.push(']');
+        if let Some(fields) = &header.fields {
+            push_fields(&mut expected, fields);
+        }
+        expected.push(':');
+        if let Some(inline) = header.inline {
+            expected.push(' ');
+            expected.push_str(inline);
+        }
+        // Comma is the canonical delimiter; keyed tables need two members or more.
+        if expected != line.content
+            || header.delimiter != b','
+            || (header.keyed && header.length < 2)
+        {
+            self.sink.off_canon();
         }
     }
 
@@ -1027,7 +1312,12 @@ impl<'a, S: Sink<'a>> Decoder<'a, S> {
             HeaderParse::Header { strict_error: Some(reason), .. } if self.strict => {
                 Err(self.error(line, 0, Rule::Header, reason))
             }
-            HeaderParse::Header { header, .. } => Ok(Some(header)),
+            HeaderParse::Header { header, .. } => {
+                if S::CANON {
+                    self.check_header(line, &header);
+                }
+                Ok(Some(header))
+            }
         }
     }
 
@@ -1099,6 +1389,21 @@ fn plain_key_colon(content: &str) -> Option<usize> {
     }
     let found = scan::find_unquoted_either(content, b'[', b':')?;
     (content.as_bytes()[found] == b':').then_some(found)
+}
+
+/// A field list as the encoder writes it: `{a,b{c,d}}`.
+fn push_fields(out: &mut String, fields: &[Field<'_>]) {
+    out.push('{');
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        super::encode::push_key(out, &field.name);
+        if let Some(children) = &field.children {
+            push_fields(out, children);
+        }
+    }
+    out.push('}');
 }
 
 /// `[...]: ...` at the start of a line (root or list item) with a colon somewhere.
@@ -1240,6 +1545,7 @@ fn describe_gap(gap: &str, before: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::encode;
     use super::*;
 
     fn error(text: &str) -> (u32, u32, Rule) {
@@ -1286,6 +1592,51 @@ mod tests {
         let duplicate = decode_with("a: 1\nb: 2\na: 3", &options).unwrap();
         assert_eq!(duplicate.as_object().unwrap().keys().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(duplicate.get("a"), Some(&Value::from(3)));
+    }
+
+    #[test]
+    fn canonical_check_names_what_the_encoder_would_not_write() {
+        let canonical = [
+            "a: 1\nb[2]: x,y\nc:\n  d: \"x, y\"",
+            "rows[2]{id,name}:\n  1,Ada\n  2,\"Linus, Jr.\"",
+            "t[2:]{a,b}:\n  x: 1,2\n  y: 3,4",
+            "[2]:\n  - [0]:\n  - [1]: 1",
+            "list[2]:\n  - 1\n  - a: 2",
+            "e: []\no:",
+            "",
+            "plain text",
+        ];
+        for text in canonical {
+            assert_eq!(is_canonical(text), Ok(true), "{text:?}");
+            assert_eq!(encode(&decode(text).unwrap()), text);
+        }
+        let not_canonical = [
+            "a:  1",
+            "a : 1",
+            "a: 1 ",
+            "# note\na: 1",
+            "a: 1\n\nb: 2",
+            "a: 1.0",
+            "a: -0",
+            "a: \"plain\"",
+            "a: \"\\u0041\"",
+            "\"a\": 1",
+            "a[2]: x, y",
+            "a[0]:",
+            "a[2|]: x|y",
+            "list[2]:\n  - 1\n  - 2",
+            "a: 1\r\nb: 2",
+            "t[1:]{a}:\n  x: 1",
+            "[1]:\n  - []",
+            "a[2]: x,",
+        ];
+        for text in not_canonical {
+            assert_eq!(is_canonical(text), Ok(false), "{text:?}");
+        }
+        // Lists of objects and objects of objects might have been tables: not proved.
+        assert_eq!(is_canonical("l[2]:\n  - a: 1\n  - b: 2"), Ok(false));
+        assert_eq!(is_canonical("o:\n  x:\n    a: 1\n  y:\n    b: 2"), Ok(false));
+        assert!(is_canonical("a[3]: 1,2").is_err(), "and it validates");
     }
 
     #[test]

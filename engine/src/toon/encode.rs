@@ -376,11 +376,7 @@ impl Encoder {
     }
 
     fn key(&mut self, key: &str) {
-        if is_bare_key(key) {
-            self.out.push_str(key);
-        } else {
-            self.quoted(key);
-        }
+        push_key(&mut self.out, key);
     }
 
     fn primitive(&mut self, value: &Value) {
@@ -430,8 +426,19 @@ pub(crate) fn escape_into(s: &str, out: &mut String) {
     out.push_str(&s[start..]);
 }
 
+/// Writes a key as the encoder does: bare when it can be, quoted otherwise.
+pub(crate) fn push_key(out: &mut String, key: &str) {
+    if is_bare_key(key) {
+        out.push_str(key);
+    } else {
+        out.push('"');
+        escape_into(key, out);
+        out.push('"');
+    }
+}
+
 /// `[A-Za-z_][A-Za-z0-9_.]*`
-fn is_bare_key(key: &str) -> bool {
+pub(crate) fn is_bare_key(key: &str) -> bool {
     let bytes = key.as_bytes();
     matches!(bytes.first(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'_'))
         && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
@@ -455,7 +462,7 @@ const UNSAFE: [bool; 256] = {
 };
 
 /// Whether a string can be written bare: it would not read back as anything else.
-fn is_safe_unquoted(s: &str, delimiter: u8) -> bool {
+pub(crate) fn is_safe_unquoted(s: &str, delimiter: u8) -> bool {
     let bytes = s.as_bytes();
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
         return false;

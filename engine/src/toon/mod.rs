@@ -26,7 +26,7 @@ mod scan;
 mod serde;
 mod value;
 
-pub use decode::{DecodeOptions, decode, decode_with, validate, validate_with};
+pub use decode::{DecodeOptions, decode, decode_with, is_canonical, validate, validate_with};
 pub use encode::{Delimiter, EncodeOptions, encode, encode_with};
 pub use error::{DecodeError, Rule};
 pub use map::Map;
