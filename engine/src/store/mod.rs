@@ -33,7 +33,7 @@ mod segment;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
 use compact_str::CompactString;
@@ -53,10 +53,11 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// When a write is durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// Writes reach the OS when they return and the disk at [`Store::sync`], at
-    /// [`Store::close`] and when a segment fills. **A crash or power cut loses the writes
-    /// since the last of these** (never a part of one: the store reopens at a record
-    /// boundary, with every write before the lost ones intact).
+    /// Writes are gathered in a 64 KiB buffer, handed to the OS when it fills (or when a read
+    /// needs them), and made durable at [`Store::sync`], at [`Store::close`] and when a
+    /// segment fills. **A crash or power cut loses the writes since the last of these; a
+    /// killed process loses those still in the buffer** (never a part of one: the store
+    /// reopens at a record boundary, with every write before the lost ones intact).
     #[default]
     Eventual,
     /// A write returns once it is on disk (`fdatasync`); writers waiting together share one
@@ -209,8 +210,15 @@ struct Writer<F> {
     disk_bytes: u64,
     /// Bytes written since the store opened: the positions group commit waits for.
     written: u64,
-    buffer: Vec<u8>,
+    /// Records appended after `flushed`, not yet handed to the file: one write per
+    /// [`WRITE_BUFFER`] bytes instead of one per record.
+    pending: Vec<u8>,
+    /// Where `pending` starts in the active segment: the file holds everything before.
+    flushed: u64,
 }
+
+/// Records are handed to the file in writes of about this size (`Eventual` durability).
+const WRITE_BUFFER: usize = 64 << 10;
 
 /// Group commit: which written position is durable, and whether a sync is running.
 #[derive(Default)]
@@ -231,6 +239,10 @@ pub struct Store<S: Storage> {
     poisoned: AtomicBool,
     closed: AtomicBool,
     recovered_tail_bytes: u64,
+    /// The active segment and how much of it the file holds, for readers to tell, without
+    /// the writer lock, whether a document may still be in the writer's pending buffer.
+    active_segment: AtomicU64,
+    flushed_end: AtomicU64,
 }
 
 impl<S: Storage> std::fmt::Debug for Store<S> {
@@ -334,7 +346,8 @@ impl<S: Storage> Store<S> {
                 end,
                 disk_bytes,
                 written: 0,
-                buffer: Vec::new(),
+                pending: Vec::with_capacity(WRITE_BUFFER),
+                flushed: end,
             }),
             sync_state: Mutex::new(SyncState::default()),
             synced: Condvar::new(),
@@ -342,6 +355,8 @@ impl<S: Storage> Store<S> {
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             recovered_tail_bytes: recovery.truncated,
+            active_segment: AtomicU64::new(active_id),
+            flushed_end: AtomicU64::new(end),
             options,
             storage,
         };
@@ -560,11 +575,10 @@ impl<S: Storage> Store<S> {
         {
             return self.poison(e);
         }
-        let mut buffer = std::mem::take(&mut writer.buffer);
-        buffer.clear();
-        let value_offsets = record::encode(writer.sequence, &ops, &mut buffer);
-        if let Err(e) = writer.active.write_at(writer.end, &buffer) {
-            writer.buffer = buffer;
+        let value_offsets = record::encode(writer.sequence, &ops, &mut writer.pending);
+        let flush_now = self.options.durability == Durability::Immediate
+            || writer.pending.len() >= WRITE_BUFFER;
+        if flush_now && let Err(e) = self.flush(&mut writer) {
             return self.poison(e);
         }
         let record_start = writer.end;
@@ -614,7 +628,6 @@ impl<S: Storage> Store<S> {
                 outcome.existed.push(existed);
             }
         }
-        writer.buffer = buffer;
         drop(writer);
         if self.options.durability == Durability::Immediate {
             self.sync_through(written)?;
@@ -625,6 +638,7 @@ impl<S: Storage> Store<S> {
     /// Seals the active segment (synced first, so a later segment never outlives an earlier
     /// one's lost tail) and starts the next, named in the manifest before any record.
     fn rotate(&self, writer: &mut Writer<S::File>) -> Result<()> {
+        self.flush(writer)?;
         writer.active.sync_data()?;
         lock(&self.sync_state).synced = writer.written;
         let id = writer.manifest.next_segment;
@@ -646,7 +660,46 @@ impl<S: Storage> Store<S> {
         writer.active = file;
         writer.active_id = id;
         writer.end = segment::HEADER;
+        writer.flushed = segment::HEADER;
         writer.disk_bytes += segment::HEADER;
+        self.publish_active(writer);
+        Ok(())
+    }
+
+    /// Hands the pending records to the file.
+    fn flush(&self, writer: &mut Writer<S::File>) -> Result<()> {
+        if writer.pending.is_empty() {
+            return Ok(());
+        }
+        writer.active.write_at(writer.flushed, &writer.pending)?;
+        writer.flushed += writer.pending.len() as u64;
+        writer.pending.clear();
+        self.publish_active(writer);
+        Ok(())
+    }
+
+    /// Tells readers which segment is active and how much of it the file holds.
+    fn publish_active(&self, writer: &Writer<S::File>) {
+        self.active_segment.store(writer.active_id, Ordering::Release);
+        self.flushed_end.store(writer.flushed, Ordering::Release);
+    }
+
+    /// Makes sure the file holds the document at `location` (it may still be pending).
+    fn ensure_flushed(&self, location: &Location) -> Result<()> {
+        let end = location.offset + u64::from(location.len);
+        if location.segment != self.active_segment.load(Ordering::Acquire)
+            || end <= self.flushed_end.load(Ordering::Acquire)
+        {
+            return Ok(());
+        }
+        let mut writer = lock(&self.writer);
+        if writer.active_id == location.segment
+            && end > writer.flushed
+            && let Err(e) = self.flush(&mut writer)
+        {
+            drop(writer);
+            return self.poison(e);
+        }
         Ok(())
     }
 
@@ -685,7 +738,14 @@ impl<S: Storage> Store<S> {
     /// Makes every write so far durable.
     pub fn sync(&self) -> Result<()> {
         self.check_open()?;
-        let written = lock(&self.writer).written;
+        let written = {
+            let mut writer = lock(&self.writer);
+            if let Err(e) = self.flush(&mut writer) {
+                drop(writer);
+                return self.poison(e);
+            }
+            writer.written
+        };
         self.sync_through(written)
     }
 
@@ -718,7 +778,10 @@ impl<S: Storage> Store<S> {
     fn get_slot(&self, slot: &Slot) -> Result<Option<String>> {
         self.check_closed()?;
         match self.location(slot) {
-            Some((location, file)) => Self::read(&location, &file).map(Some),
+            Some((location, file)) => {
+                self.ensure_flushed(&location)?;
+                Self::read(&location, &file).map(Some)
+            }
             None => Ok(None),
         }
     }
@@ -729,6 +792,7 @@ impl<S: Storage> Store<S> {
             return Ok(Some(value));
         }
         let Some((location, file)) = self.location(&slot) else { return Ok(None) };
+        self.ensure_flushed(&location)?;
         let text = Self::read(&location, &file)?;
         let value = Arc::new(toon::decode(&text).map_err(|e| {
             corrupted(
@@ -854,6 +918,7 @@ impl<S: Storage> Store<S> {
 
     fn compact_locked(&self, writer: &mut Writer<S::File>) -> Result<()> {
         // Everything goes into fresh segments; the last of them becomes the active one.
+        self.flush(writer)?;
         writer.active.sync_data()?;
         let (key_entries, row_entries) = {
             let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
@@ -932,7 +997,9 @@ impl<S: Storage> Store<S> {
         writer.active = active;
         writer.active_id = active_id;
         writer.end = end;
+        writer.flushed = end;
         writer.disk_bytes = disk_bytes;
+        self.publish_active(writer);
         lock(&self.sync_state).synced = writer.written;
         for id in old_segments {
             self.storage.remove(&segment::name(id))?;
@@ -949,10 +1016,11 @@ impl<S: Storage> Store<S> {
         self.check_open()?;
         // Sync under the writer lock, so the hint covers only bytes that are durable (a
         // write slipping in between a sync and the hint would be covered but could be lost).
-        let result = writer.active.sync_data().map_err(Error::from).and_then(|()| {
-            lock(&self.sync_state).synced = writer.written;
-            self.write_hint(&mut writer)
-        });
+        let result =
+            self.flush(&mut writer).and_then(|()| Ok(writer.active.sync_data()?)).and_then(|()| {
+                lock(&self.sync_state).synced = writer.written;
+                self.write_hint(&mut writer)
+            });
         if let Err(e) = result {
             drop(writer);
             return self.poison(e);
@@ -1157,7 +1225,9 @@ impl<S: Storage> Iterator for Scan<'_, S> {
             self.fill();
         }
         let (key, location, file) = self.buffer.pop_front()?;
-        Some(Store::<S>::read(&location, &file).map(|text| (key, text)))
+        let text =
+            self.store.ensure_flushed(&location).and_then(|()| Store::<S>::read(&location, &file));
+        Some(text.map(|text| (key, text)))
     }
 }
 
