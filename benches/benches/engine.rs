@@ -68,6 +68,11 @@ fn sample(
     });
 }
 
+/// Times `run` once per iteration criterion asks for.
+fn each_iteration(b: &mut criterion::Bencher<'_>, mut run: impl FnMut()) {
+    b.iter_custom(|iters| (0..iters).map(|_| timed(&mut run)).sum())
+}
+
 fn timed(f: impl FnOnce()) -> Duration {
     let start = Instant::now();
     f();
@@ -224,16 +229,10 @@ fn gets(c: &mut Criterion, data: &Data) {
     let dir = temp_dir("get-toonstore");
     let store = toonstore_filled(&dir, data);
     group.bench_function("toonstore-uncached", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    timed(|| {
-                        for &i in &data.order {
-                            black_box(store.get(&data.keys[i]).unwrap());
-                        }
-                    })
-                })
-                .sum()
+        each_iteration(b, || {
+            for &i in &data.order {
+                black_box(store.get(&data.keys[i]).unwrap());
+            }
         })
     });
     drop(store);
@@ -242,16 +241,10 @@ fn gets(c: &mut Criterion, data: &Data) {
         cached.get_value(&data.keys[i]).unwrap();
     }
     group.bench_function("toonstore-cached-decoded", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    timed(|| {
-                        for &i in &data.order {
-                            black_box(cached.get_value(&data.keys[i]).unwrap());
-                        }
-                    })
-                })
-                .sum()
+        each_iteration(b, || {
+            for &i in &data.order {
+                black_box(cached.get_value(&data.keys[i]).unwrap());
+            }
         })
     });
     drop(cached);
@@ -260,37 +253,23 @@ fn gets(c: &mut Criterion, data: &Data) {
     let dir = temp_dir("get-baseline");
     let baseline = Baseline::filled(&dir, data);
     group.bench_function("baseline-pread", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    timed(|| {
-                        for &i in &data.order {
-                            let (offset, len) = baseline.index[&data.keys[i]];
-                            let mut buf = vec![0; len as usize];
-                            baseline.file.read_exact_at(&mut buf, offset).unwrap();
-                            black_box(buf);
-                        }
-                    })
-                })
-                .sum()
+        each_iteration(b, || {
+            for &i in &data.order {
+                let (offset, len) = baseline.index[&data.keys[i]];
+                let mut buf = vec![0; len as usize];
+                baseline.file.read_exact_at(&mut buf, offset).unwrap();
+                black_box(buf);
+            }
         })
     });
     // SAFETY: the benchmark owns the file and does not change it while mapped.
     let map = unsafe { memmap2::Mmap::map(&baseline.file) }.unwrap();
     group.bench_function("baseline-mmap", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    timed(|| {
-                        for &i in &data.order {
-                            let (offset, len) = baseline.index[&data.keys[i]];
-                            black_box(
-                                map[offset as usize..offset as usize + len as usize].to_vec(),
-                            );
-                        }
-                    })
-                })
-                .sum()
+        each_iteration(b, || {
+            for &i in &data.order {
+                let (offset, len) = baseline.index[&data.keys[i]];
+                black_box(map[offset as usize..offset as usize + len as usize].to_vec());
+            }
         })
     });
     drop(map);
@@ -305,16 +284,10 @@ fn gets(c: &mut Criterion, data: &Data) {
         }
         db.persist(fjall::PersistMode::SyncAll).unwrap();
         group.bench_function("fjall", |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        timed(|| {
-                            for &i in &data.order {
-                                black_box(keyspace.get(&data.keys[i]).unwrap());
-                            }
-                        })
-                    })
-                    .sum()
+            each_iteration(b, || {
+                for &i in &data.order {
+                    black_box(keyspace.get(&data.keys[i]).unwrap());
+                }
             })
         });
     }
@@ -393,22 +366,16 @@ fn scans(c: &mut Criterion, data: &Data) {
     let dir = temp_dir("scan-toonstore");
     let store = toonstore_filled(&dir, data);
     group.bench_function("toonstore", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    timed(|| {
-                        assert_eq!(
-                            store
-                                .scan()
-                                .inspect(|e| {
-                                    black_box(e.as_ref().unwrap());
-                                })
-                                .count(),
-                            KEYS as usize
-                        )
+        each_iteration(b, || {
+            assert_eq!(
+                store
+                    .scan()
+                    .inspect(|e| {
+                        black_box(e.as_ref().unwrap());
                     })
-                })
-                .sum()
+                    .count(),
+                KEYS as usize
+            )
         })
     });
     drop(store);
@@ -420,19 +387,10 @@ fn scans(c: &mut Criterion, data: &Data) {
     let mut ordered: Vec<(&String, &(u64, u32))> = baseline.index.iter().collect();
     ordered.sort();
     group.bench_function("baseline-mmap", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    timed(|| {
-                        for &(k, &(offset, len)) in &ordered {
-                            black_box((
-                                k,
-                                map[offset as usize..offset as usize + len as usize].to_vec(),
-                            ));
-                        }
-                    })
-                })
-                .sum()
+        each_iteration(b, || {
+            for &(k, &(offset, len)) in &ordered {
+                black_box((k, map[offset as usize..offset as usize + len as usize].to_vec()));
+            }
         })
     });
     drop(map);
@@ -507,22 +465,14 @@ fn mixed(c: &mut Criterion, data: &Data) {
     let dir = temp_dir("mixed-toonstore");
     let store = toonstore_filled(&dir, data);
     group.bench_function("toonstore", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    timed(|| {
-                        for (n, &i) in data.order.iter().enumerate() {
-                            if n % 2 == 0 {
-                                black_box(store.get(&data.keys[i]).unwrap());
-                            } else {
-                                store
-                                    .put(&data.keys[i], &data.docs[(i + 1) % data.docs.len()])
-                                    .unwrap();
-                            }
-                        }
-                    })
-                })
-                .sum()
+        each_iteration(b, || {
+            for (n, &i) in data.order.iter().enumerate() {
+                if n % 2 == 0 {
+                    black_box(store.get(&data.keys[i]).unwrap());
+                } else {
+                    store.put(&data.keys[i], &data.docs[(i + 1) % data.docs.len()]).unwrap();
+                }
+            }
         })
     });
     drop(store);
@@ -534,25 +484,19 @@ fn mixed(c: &mut Criterion, data: &Data) {
             keyspace.insert(k.as_str(), d.as_str()).unwrap();
         }
         group.bench_function("fjall", |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        timed(|| {
-                            for (n, &i) in data.order.iter().enumerate() {
-                                if n % 2 == 0 {
-                                    black_box(keyspace.get(&data.keys[i]).unwrap());
-                                } else {
-                                    keyspace
-                                        .insert(
-                                            data.keys[i].as_str(),
-                                            data.docs[(i + 1) % data.docs.len()].as_str(),
-                                        )
-                                        .unwrap();
-                                }
-                            }
-                        })
-                    })
-                    .sum()
+            each_iteration(b, || {
+                for (n, &i) in data.order.iter().enumerate() {
+                    if n % 2 == 0 {
+                        black_box(keyspace.get(&data.keys[i]).unwrap());
+                    } else {
+                        keyspace
+                            .insert(
+                                data.keys[i].as_str(),
+                                data.docs[(i + 1) % data.docs.len()].as_str(),
+                            )
+                            .unwrap();
+                    }
+                }
             })
         });
     }

@@ -42,6 +42,21 @@ pub fn run<S: Storage>(make: impl Fn() -> S) -> usize {
     checks.len()
 }
 
+/// [`run`] on fresh directories under the system's temporary directory, for backends that
+/// open a directory; `name` keeps concurrent runs apart.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run_in_temp_dirs<S: Storage>(name: &str, open: impl Fn(&std::path::Path) -> S) -> usize {
+    let root = std::env::temp_dir().join(format!("toonstore-{name}-{}", std::process::id()));
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let checks = run(|| {
+        let dir = root.join(counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string());
+        let _ = std::fs::remove_dir_all(&dir);
+        open(&dir)
+    });
+    let _ = std::fs::remove_dir_all(root);
+    checks
+}
+
 fn read<F: File>(file: &F, offset: u64, len: usize) -> Vec<u8> {
     let mut buf = vec![0xAA; len];
     file.read_at(offset, &mut buf).unwrap_or_else(|e| panic!("read {len} at {offset}: {e}"));

@@ -224,15 +224,8 @@ mod tests {
 
     #[test]
     fn passes_the_conformance_suite() {
-        let root = std::env::temp_dir().join(format!("toonstore-std-{}", std::process::id()));
-        let counter = std::sync::atomic::AtomicUsize::new(0);
-        crate::io::conformance::run(|| {
-            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let dir = root.join(n.to_string());
-            let _ = fs::remove_dir_all(&dir);
-            StdStorage::open_dir(dir).unwrap()
-        });
-        fs::remove_dir_all(root).unwrap();
+        let name = "stdstorage";
+        crate::io::conformance::run_in_temp_dirs(name, |dir| StdStorage::open_dir(dir).unwrap());
     }
 
     #[test]
