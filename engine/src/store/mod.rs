@@ -142,6 +142,59 @@ fn record_cost(key_len: usize, value_len: u32) -> u64 {
     (8 + 9 + 2 + key_len) as u64 + u64::from(value_len)
 }
 
+/// A row's 8-byte id costs what a 2-byte key length and a 6-byte key do.
+const ROW_ID_AS_KEY: usize = 6;
+
+/// Where every live document is, and the record bytes they hold. The write path and the
+/// replay at open apply records to it the same way, through [`Index::apply`].
+#[derive(Default)]
+struct Index {
+    keys: BTreeMap<CompactString, Location>,
+    rows: BTreeMap<u64, Location>,
+    live_bytes: u64,
+}
+
+impl Index {
+    fn from_snapshot(
+        keys: BTreeMap<CompactString, Location>,
+        rows: BTreeMap<u64, Location>,
+    ) -> Index {
+        let live_bytes = keys
+            .iter()
+            .map(|(k, l)| record_cost(k.len(), l.len))
+            .chain(rows.values().map(|l| record_cost(ROW_ID_AS_KEY, l.len)))
+            .sum();
+        Index { keys, rows, live_bytes }
+    }
+
+    /// Applies one op of the record at `record_start` of segment `segment`, whose value (if
+    /// any) starts `value_offset` bytes into the record. Returns whether the key or row
+    /// existed before.
+    fn apply(&mut self, op: &Op<'_>, segment: u64, record_start: u64, value_offset: usize) -> bool {
+        let locate = |value: &[u8]| Location {
+            segment,
+            offset: record_start + value_offset as u64,
+            len: value.len() as u32,
+            crc: crc32c::crc32c(value),
+        };
+        let (old, key_len) = match *op {
+            Op::Put { key, value } => {
+                let location = locate(value);
+                self.live_bytes += record_cost(key.len(), location.len);
+                (self.keys.insert(key.into(), location), key.len())
+            }
+            Op::Delete { key } => (self.keys.remove(key), key.len()),
+            Op::Row { id, value } => {
+                let location = locate(value);
+                self.live_bytes += record_cost(ROW_ID_AS_KEY, location.len);
+                (self.rows.insert(id, location), ROW_ID_AS_KEY)
+            }
+            Op::DeleteRow { id } => (self.rows.remove(&id), ROW_ID_AS_KEY),
+        };
+        old.inspect(|old| self.live_bytes -= record_cost(key_len, old.len)).is_some()
+    }
+}
+
 /// A set of puts and deletes applied atomically by [`Store::batch`].
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
@@ -191,10 +244,8 @@ impl Batch {
 
 /// The index and the open segments; readers share it, writers hold it briefly.
 struct State<F> {
-    keys: BTreeMap<CompactString, Location>,
-    rows: BTreeMap<u64, Location>,
+    index: Index,
     segments: HashMap<u64, Arc<F>>,
-    live_bytes: u64,
 }
 
 /// The single writer's state.
@@ -306,15 +357,8 @@ impl<S: Storage> Store<S> {
                 manifest.segments.iter().position(|&id| id == snapshot.covered_segment).unwrap(),
                 snapshot.covered_offset,
             );
-            recovery.live_bytes = snapshot
-                .keys
-                .iter()
-                .map(|(k, l)| record_cost(k.len(), l.len))
-                .chain(snapshot.rows.values().map(|l| record_cost(6, l.len)))
-                .sum();
             recovery.next_row = snapshot.next_row;
-            recovery.keys = snapshot.keys;
-            recovery.rows = snapshot.rows;
+            recovery.index = Index::from_snapshot(snapshot.keys, snapshot.rows);
         }
         recovery.next_row = recovery.next_row.max(manifest.next_row);
         let last = manifest.segments.len() - 1;
@@ -330,12 +374,7 @@ impl<S: Storage> Store<S> {
             disk_bytes += file.len()?;
         }
         let store = Store {
-            state: RwLock::new(State {
-                keys: recovery.keys,
-                rows: recovery.rows,
-                segments,
-                live_bytes: recovery.live_bytes,
-            }),
+            state: RwLock::new(State { index: recovery.index, segments }),
             writer: Mutex::new(Writer {
                 next_row: recovery.next_row,
                 sequence: recovery.sequence + 1,
@@ -588,44 +627,19 @@ impl<S: Storage> Store<S> {
         writer.written += len;
         writer.sequence += 1;
         let written = writer.written;
-        let mut values = value_offsets.into_iter();
         {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
             let mut cache = lock(&self.cache);
-            for op in &ops {
-                let location = |value: &[u8], offset: usize| Location {
-                    segment: segment_id,
-                    offset: record_start + offset as u64,
-                    len: value.len() as u32,
-                    crc: crc32c::crc32c(value),
-                };
-                let existed = match *op {
-                    Op::Put { key, value } => {
-                        let location = location(value, values.next().unwrap_or_default());
-                        cache.remove(&Slot::Key(key.into()));
-                        state.live_bytes += record_cost(key.len(), location.len);
-                        let old = state.keys.insert(key.into(), location);
-                        old.inspect(|old| state.live_bytes -= record_cost(key.len(), old.len))
-                            .is_some()
+            for (op, value_offset) in ops.iter().zip(value_offsets) {
+                match *op {
+                    Op::Put { key, .. } | Op::Delete { key } => {
+                        cache.remove(&Slot::Key(key.into()))
                     }
-                    Op::Delete { key } => {
-                        cache.remove(&Slot::Key(key.into()));
-                        let old = state.keys.remove(key);
-                        old.inspect(|old| state.live_bytes -= record_cost(key.len(), old.len))
-                            .is_some()
-                    }
-                    Op::Row { id, value } => {
-                        let location = location(value, values.next().unwrap_or_default());
-                        state.live_bytes += record_cost(6, location.len);
-                        state.rows.insert(id, location).is_some()
-                    }
-                    Op::DeleteRow { id } => {
-                        cache.remove(&Slot::Row(id));
-                        let old = state.rows.remove(&id);
-                        old.inspect(|old| state.live_bytes -= record_cost(6, old.len)).is_some()
-                    }
-                };
-                outcome.existed.push(existed);
+                    Op::DeleteRow { id } => cache.remove(&Slot::Row(id)),
+                    // A new row id was never cached.
+                    Op::Row { .. } => {}
+                }
+                outcome.existed.push(state.index.apply(op, segment_id, record_start, value_offset));
             }
         }
         drop(writer);
@@ -752,8 +766,8 @@ impl<S: Storage> Store<S> {
     fn location(&self, slot: &Slot) -> Option<(Location, Arc<S::File>)> {
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
         let location = match slot {
-            Slot::Key(key) => state.keys.get(key.as_str()),
-            Slot::Row(id) => state.rows.get(id),
+            Slot::Key(key) => state.index.keys.get(key.as_str()),
+            Slot::Row(id) => state.index.rows.get(id),
         }?;
         Some((*location, state.segments.get(&location.segment)?.clone()))
     }
@@ -806,8 +820,8 @@ impl<S: Storage> Store<S> {
         // in this order, so the check and the insertion see one state.
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
         let current = match &slot {
-            Slot::Key(key) => state.keys.get(key.as_str()),
-            Slot::Row(id) => state.rows.get(id),
+            Slot::Key(key) => state.index.keys.get(key.as_str()),
+            Slot::Row(id) => state.index.rows.get(id),
         };
         if current == Some(&location) {
             lock(&self.cache).insert(slot, value.clone(), text.len());
@@ -879,11 +893,12 @@ impl<S: Storage> Store<S> {
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
         let cache = lock(&self.cache);
         Stats {
-            keys: state.keys.len() as u64,
-            rows: state.rows.len() as u64,
+            keys: state.index.keys.len() as u64,
+            rows: state.index.rows.len() as u64,
             disk_bytes,
-            live_bytes: state.live_bytes,
-            garbage_bytes: disk_bytes.saturating_sub(state.live_bytes + segments * segment::HEADER),
+            live_bytes: state.index.live_bytes,
+            garbage_bytes: disk_bytes
+                .saturating_sub(state.index.live_bytes + segments * segment::HEADER),
             segments,
             cache_hits: cache.hits,
             cache_misses: cache.misses,
@@ -920,15 +935,14 @@ impl<S: Storage> Store<S> {
         // Everything goes into fresh segments; the last of them becomes the active one.
         self.flush(writer)?;
         writer.active.sync_data()?;
-        let (key_entries, row_entries) = {
+        // One consistent view: writers wait on the lock this holds.
+        let (key_entries, row_entries, segments_before) = {
             let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-            let keys: Vec<_> = state.keys.iter().map(|(k, l)| (k.clone(), *l)).collect();
-            let rows: Vec<_> = state.rows.iter().map(|(i, l)| (*i, *l)).collect();
-            (keys, rows)
+            let keys: Vec<_> = state.index.keys.iter().map(|(k, l)| (k.clone(), *l)).collect();
+            let rows: Vec<_> = state.index.rows.iter().map(|(i, l)| (*i, *l)).collect();
+            (keys, rows, state.segments.clone())
         };
         let old_segments = writer.manifest.segments.clone();
-        let segments_before =
-            self.state.read().unwrap_or_else(PoisonError::into_inner).segments.clone();
         let mut next_segment = writer.manifest.next_segment;
         let mut start_segment = |files: &mut Vec<(u64, Arc<S::File>)>| -> Result<()> {
             if let Some((_, sealed)) = files.last() {
@@ -990,8 +1004,9 @@ impl<S: Storage> Store<S> {
         let (active_id, active) = files.last().unwrap().clone();
         {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-            state.keys = keys;
-            state.rows = rows;
+            // The same documents at new places: the live bytes stay as they are.
+            state.index.keys = keys;
+            state.index.rows = rows;
             state.segments = files.into_iter().collect();
         }
         writer.active = active;
@@ -1037,8 +1052,8 @@ impl<S: Storage> Store<S> {
                 covered_segment: writer.active_id,
                 covered_offset: writer.end,
                 next_row: writer.next_row,
-                keys: state.keys.clone(),
-                rows: state.rows.clone(),
+                keys: state.index.keys.clone(),
+                rows: state.index.rows.clone(),
             }
         };
         hint::write(&self.storage, id, &snapshot)?;
@@ -1081,9 +1096,7 @@ fn new_segment<S: Storage>(storage: &S, id: u64) -> Result<S::File> {
 /// The index rebuilt from the log.
 #[derive(Default)]
 struct Recovery {
-    keys: BTreeMap<CompactString, Location>,
-    rows: BTreeMap<u64, Location>,
-    live_bytes: u64,
+    index: Index,
     next_row: u64,
     sequence: u64,
     truncated: u64,
@@ -1109,8 +1122,7 @@ impl Recovery {
         while at < bytes.len() {
             let decoded = match record::decode(&bytes[at..]) {
                 Ok(decoded) => decoded,
-                Err(invalid) if active => {
-                    let _: Invalid = invalid;
+                Err(_) if active => {
                     file.set_len(from + at as u64)?;
                     file.sync_data()?;
                     self.truncated = (bytes.len() - at) as u64;
@@ -1127,41 +1139,11 @@ impl Recovery {
             };
             let record_start = from + at as u64;
             self.sequence = self.sequence.max(decoded.sequence);
-            for (op, offset) in &decoded.ops {
-                let location = |value: &[u8]| Location {
-                    segment: id,
-                    offset: record_start + *offset as u64,
-                    len: value.len() as u32,
-                    crc: crc32c::crc32c(value),
-                };
-                match *op {
-                    Op::Put { key, value } => {
-                        let location = location(value);
-                        self.live_bytes += record_cost(key.len(), location.len);
-                        if let Some(old) = self.keys.insert(key.into(), location) {
-                            self.live_bytes -= record_cost(key.len(), old.len);
-                        }
-                    }
-                    Op::Delete { key } => {
-                        if let Some(old) = self.keys.remove(key) {
-                            self.live_bytes -= record_cost(key.len(), old.len);
-                        }
-                    }
-                    Op::Row { id, value } => {
-                        let location = location(value);
-                        self.next_row = self.next_row.max(id + 1);
-                        self.live_bytes += record_cost(6, location.len);
-                        if let Some(old) = self.rows.insert(id, location) {
-                            self.live_bytes -= record_cost(6, old.len);
-                        }
-                    }
-                    Op::DeleteRow { id } => {
-                        self.next_row = self.next_row.max(id + 1);
-                        if let Some(old) = self.rows.remove(&id) {
-                            self.live_bytes -= record_cost(6, old.len);
-                        }
-                    }
+            for (op, value_offset) in &decoded.ops {
+                if let Op::Row { id, .. } | Op::DeleteRow { id } = *op {
+                    self.next_row = self.next_row.max(id + 1);
                 }
+                self.index.apply(op, id, record_start, *value_offset);
             }
             at += decoded.len;
         }
@@ -1195,7 +1177,7 @@ impl<S: Storage> Scan<'_, S> {
     fn fill(&mut self) {
         let state = self.store.state.read().unwrap_or_else(PoisonError::into_inner);
         let range = (self.next.clone(), self.end.clone());
-        for (key, location) in state.keys.range::<CompactString, _>(range).take(Self::CHUNK) {
+        for (key, location) in state.index.keys.range::<CompactString, _>(range).take(Self::CHUNK) {
             if let Some(prefix) = &self.prefix
                 && !key.starts_with(prefix.as_str())
             {

@@ -92,8 +92,8 @@ pub(crate) fn body_len(ops: &[Op<'_>]) -> usize {
         }
 }
 
-/// Appends the record for `ops` to `out`; returns, for each op with a value, the value's
-/// offset from the record's first byte.
+/// Appends the record for `ops` to `out`; returns, for each op, its value's offset from the
+/// record's first byte (0 for ops without a value), as [`decode`] does.
 pub(crate) fn encode(sequence: u64, ops: &[Op<'_>], out: &mut Vec<u8>) -> Vec<usize> {
     debug_assert!(!ops.is_empty());
     let start = out.len();
@@ -106,8 +106,8 @@ pub(crate) fn encode(sequence: u64, ops: &[Op<'_>], out: &mut Vec<u8>) -> Vec<us
             out.push(single.kind());
             out.extend_from_slice(&sequence.to_le_bytes());
             put_target(single, out);
+            value_offsets.push(single.value().map_or(0, |_| out.len() - start));
             if let Some(value) = single.value() {
-                value_offsets.push(out.len() - start);
                 out.extend_from_slice(value);
             }
         }
@@ -118,10 +118,13 @@ pub(crate) fn encode(sequence: u64, ops: &[Op<'_>], out: &mut Vec<u8>) -> Vec<us
             for op in many {
                 out.push(op.kind());
                 put_target(op, out);
-                if let Some(value) = op.value() {
-                    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
-                    value_offsets.push(out.len() - start);
-                    out.extend_from_slice(value);
+                match op.value() {
+                    Some(value) => {
+                        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                        value_offsets.push(out.len() - start);
+                        out.extend_from_slice(value);
+                    }
+                    None => value_offsets.push(0),
                 }
             }
         }
@@ -279,12 +282,7 @@ mod tests {
             assert_eq!(decoded.len, bytes.len() - 6);
             let got: Vec<Op> = decoded.ops.iter().map(|(op, _)| *op).collect();
             assert_eq!(got, ops);
-            let value_offsets: Vec<usize> = decoded
-                .ops
-                .iter()
-                .filter(|(op, _)| op.value().is_some())
-                .map(|(_, o)| *o)
-                .collect();
+            let value_offsets: Vec<usize> = decoded.ops.iter().map(|(_, o)| *o).collect();
             assert_eq!(value_offsets, offsets);
         }
     }
