@@ -698,6 +698,14 @@ impl<S: Storage> Store<S> {
         self.flushed_end.store(writer.flushed, Ordering::Release);
     }
 
+    /// Reads a document a reader found in the index: it may still be in the pending buffer,
+    /// so the file is made to hold it first. (Compaction, which flushes before it reads,
+    /// uses [`Store::read`] directly.)
+    fn read_indexed(&self, location: &Location, file: &S::File) -> Result<String> {
+        self.ensure_flushed(location)?;
+        Self::read(location, file)
+    }
+
     /// Makes sure the file holds the document at `location` (it may still be pending).
     fn ensure_flushed(&self, location: &Location) -> Result<()> {
         let end = location.offset + u64::from(location.len);
@@ -792,10 +800,7 @@ impl<S: Storage> Store<S> {
     fn get_slot(&self, slot: &Slot) -> Result<Option<String>> {
         self.check_closed()?;
         match self.location(slot) {
-            Some((location, file)) => {
-                self.ensure_flushed(&location)?;
-                Self::read(&location, &file).map(Some)
-            }
+            Some((location, file)) => self.read_indexed(&location, &file).map(Some),
             None => Ok(None),
         }
     }
@@ -806,8 +811,7 @@ impl<S: Storage> Store<S> {
             return Ok(Some(value));
         }
         let Some((location, file)) = self.location(&slot) else { return Ok(None) };
-        self.ensure_flushed(&location)?;
-        let text = Self::read(&location, &file)?;
+        let text = self.read_indexed(&location, &file)?;
         let value = Arc::new(toon::decode(&text).map_err(|e| {
             corrupted(
                 &segment::name(location.segment),
@@ -1207,9 +1211,7 @@ impl<S: Storage> Iterator for Scan<'_, S> {
             self.fill();
         }
         let (key, location, file) = self.buffer.pop_front()?;
-        let text =
-            self.store.ensure_flushed(&location).and_then(|()| Store::<S>::read(&location, &file));
-        Some(text.map(|text| (key, text)))
+        Some(self.store.read_indexed(&location, &file).map(|text| (key, text)))
     }
 }
 
