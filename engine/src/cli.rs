@@ -315,6 +315,30 @@ fn import(store: &CliStore, file: &std::path::Path, key_field: Option<&str>) -> 
     let open_error = |e: io::Error| format!("cannot read {}: {e}", file.display());
     let size = std::fs::metadata(file).map_err(open_error)?.len();
     let bar = progress(size, "importing");
+    // Bytes of the file read so far, for the progress bar.
+    let read = std::cell::Cell::new(0u64);
+    let records: Box<dyn Iterator<Item = Result<Value, String>>> =
+        if file.extension().is_some_and(|e| e == "toon") {
+            let text = std::fs::read_to_string(file).map_err(open_error)?;
+            read.set(size);
+            let Value::Array(records) =
+                toon::decode(&text).map_err(|e| format!("{}: {e}", file.display()))?
+            else {
+                return Err(format!("{} is not a TOON array", file.display()));
+            };
+            Box::new(records.into_iter().map(Ok))
+        } else {
+            let reader = io::BufReader::new(std::fs::File::open(file).map_err(open_error)?);
+            Box::new(reader.lines().enumerate().filter_map(|(number, line)| {
+                let line = match line {
+                    Ok(line) => line,
+                    Err(e) => return Some(Err(open_error(e))),
+                };
+                read.set(read.get() + line.len() as u64 + 1);
+                (!line.trim().is_empty())
+                    .then(|| json_to_value(&line).map_err(|e| format!("line {}: {e}", number + 1)))
+            }))
+        };
     let mut imported = 0u64;
     let mut batch = Batch::new();
     let mut rows = Vec::new();
@@ -324,62 +348,34 @@ fn import(store: &CliStore, file: &std::path::Path, key_field: Option<&str>) -> 
             store.append(&row).map_err(|e| e.to_string())?;
         }
         *batch = Batch::new();
+        bar.set_position(read.get().min(size));
         Ok(())
     };
-    let mut add =
-        |record: Value, batch: &mut Batch, rows: &mut Vec<String>| -> Result<(), String> {
-            let text = toon::encode(&record);
-            match key_field {
-                Some(field) => {
-                    let key = match record.get(field) {
-                        Some(Value::String(s)) => s.to_string(),
-                        Some(Value::Number(n)) => n.to_string(),
-                        _ => {
-                            return Err(format!(
-                                "record {} has no string or number field {field:?}",
-                                imported + 1
-                            ));
-                        }
-                    };
-                    batch.put(key, text);
-                }
-                None => rows.push(text),
+    for record in records {
+        let record = record?;
+        let text = toon::encode(&record);
+        match key_field {
+            Some(field) => {
+                let key = match record.get(field) {
+                    Some(Value::String(s)) => s.to_string(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => {
+                        return Err(format!(
+                            "record {} has no string or number field {field:?}",
+                            imported + 1
+                        ));
+                    }
+                };
+                batch.put(key, text);
             }
-            imported += 1;
-            Ok(())
-        };
-    if file.extension().is_some_and(|e| e == "toon") {
-        let text = std::fs::read_to_string(file).map_err(open_error)?;
-        let Value::Array(records) =
-            toon::decode(&text).map_err(|e| format!("{}: {e}", file.display()))?
-        else {
-            return Err(format!("{} is not a TOON array", file.display()));
-        };
-        for chunk in records.chunks(IMPORT_BATCH) {
-            for record in chunk {
-                add(record.clone(), &mut batch, &mut rows)?;
-            }
+            None => rows.push(text),
+        }
+        imported += 1;
+        if batch.len() + rows.len() >= IMPORT_BATCH {
             flush(&mut batch, &mut rows)?;
         }
-        bar.set_position(size);
-    } else {
-        let reader = io::BufReader::new(std::fs::File::open(file).map_err(open_error)?);
-        let mut read = 0;
-        for (number, line) in reader.lines().enumerate() {
-            let line = line.map_err(open_error)?;
-            read += line.len() as u64 + 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let record = json_to_value(&line).map_err(|e| format!("line {}: {e}", number + 1))?;
-            add(record, &mut batch, &mut rows)?;
-            if batch.len() + rows.len() >= IMPORT_BATCH {
-                flush(&mut batch, &mut rows)?;
-                bar.set_position(read.min(size));
-            }
-        }
-        flush(&mut batch, &mut rows)?;
     }
+    flush(&mut batch, &mut rows)?;
     bar.finish_and_clear();
     write_stdout(&format!("imported {imported} records"))
 }
