@@ -341,7 +341,7 @@ impl<'a> Sink<'a> for &mut Canon {
         let canonical = match token {
             "true" | "false" | "null" => true,
             _ => match parse_numeric_token(token) {
-                NumericToken::Number(n) => n.to_string() == token,
+                NumericToken::Number(n) => n.is_spelled(token),
                 _ => super::encode::is_safe_unquoted(token, b','),
             },
         };

@@ -69,9 +69,19 @@ impl Number {
 
     /// Appends the canonical text (JavaScript's `Number#toString` for floats).
     pub fn write_to(&self, out: &mut String) {
+        self.with_text(|text| out.push_str(text));
+    }
+
+    /// Whether `text` is exactly this number's canonical spelling (no allocation).
+    pub(crate) fn is_spelled(&self, text: &str) -> bool {
+        self.with_text(|canonical| canonical == text)
+    }
+
+    /// Calls `f` with the canonical text, formatted on the stack.
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         match self.0 {
-            Repr::Int(i) => out.push_str(itoa::Buffer::new().format(i)),
-            Repr::Float(f) => out.push_str(ryu_js::Buffer::new().format_finite(f)),
+            Repr::Int(i) => f(itoa::Buffer::new().format(i)),
+            Repr::Float(x) => f(ryu_js::Buffer::new().format_finite(x)),
         }
     }
 }
@@ -121,9 +131,7 @@ fn int_equals_float(int: i64, float: f64) -> bool {
 
 impl fmt::Display for Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::new();
-        self.write_to(&mut s);
-        f.write_str(&s)
+        self.with_text(|text| f.write_str(text))
     }
 }
 
