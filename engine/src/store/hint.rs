@@ -20,12 +20,10 @@
 //!
 //! A location is 24 bytes: segment id u64, value offset u64, value length u32, value CRC32C u32.
 
-use std::collections::BTreeMap;
-
 use compact_str::CompactString;
 
-use super::Location;
 use super::error::Result;
+use super::index::{Index, Location};
 use crate::io::{File, OpenMode, Storage};
 
 const MAGIC: &[u8; 8] = b"TOONHNT\0";
@@ -43,14 +41,21 @@ pub(crate) fn id_of(name: &str) -> Option<u64> {
     (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok()).flatten()
 }
 
-/// What a hint holds.
+/// How far into the log a hint reaches.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Coverage {
+    /// The snapshot reflects the log up to `offset` in segment `segment` (and all before).
+    pub segment: u64,
+    pub offset: u64,
+    pub next_row: u64,
+}
+
+/// What a hint holds, entries in key and id order.
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
-    pub covered_segment: u64,
-    pub covered_offset: u64,
-    pub next_row: u64,
-    pub keys: BTreeMap<CompactString, Location>,
-    pub rows: BTreeMap<u64, Location>,
+    pub coverage: Coverage,
+    pub keys: Vec<(CompactString, Location)>,
+    pub rows: Vec<(u64, Location)>,
 }
 
 fn put_location(out: &mut Vec<u8>, location: &Location) {
@@ -60,31 +65,37 @@ fn put_location(out: &mut Vec<u8>, location: &Location) {
     out.extend_from_slice(&location.crc.to_le_bytes());
 }
 
-/// Writes and syncs hint `id`.
-pub(crate) fn write<S: Storage>(storage: &S, id: u64, snapshot: &Snapshot) -> Result<()> {
-    let mut out = Vec::with_capacity(HEADER + snapshot.keys.len() * 48 + snapshot.rows.len() * 32);
+/// The bytes of a hint for `index` (read straight from it: no copy of the index).
+pub(crate) fn encode(coverage: &Coverage, index: &Index) -> Vec<u8> {
+    let (keys, rows) = (index.keys.iter(), &index.rows);
+    let mut out = Vec::with_capacity(HEADER + keys.len() * 48 + rows.len() * 32);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&snapshot.covered_segment.to_le_bytes());
-    out.extend_from_slice(&snapshot.covered_offset.to_le_bytes());
-    out.extend_from_slice(&snapshot.next_row.to_le_bytes());
-    out.extend_from_slice(&(snapshot.keys.len() as u64).to_le_bytes());
-    out.extend_from_slice(&(snapshot.rows.len() as u64).to_le_bytes());
-    for (key, location) in &snapshot.keys {
+    out.extend_from_slice(&coverage.segment.to_le_bytes());
+    out.extend_from_slice(&coverage.offset.to_le_bytes());
+    out.extend_from_slice(&coverage.next_row.to_le_bytes());
+    out.extend_from_slice(&(keys.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(rows.len() as u64).to_le_bytes());
+    for (key, location) in keys {
         out.extend_from_slice(&(key.len() as u16).to_le_bytes());
         out.extend_from_slice(key.as_bytes());
         put_location(&mut out, location);
     }
-    for (id, location) in &snapshot.rows {
+    for (id, location) in rows {
         out.extend_from_slice(&id.to_le_bytes());
         put_location(&mut out, location);
     }
     let crc = crc32c::crc32c(&out);
     out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Writes and syncs hint `id` holding `bytes` (from [`encode`]).
+pub(crate) fn write<S: Storage>(storage: &S, id: u64, bytes: &[u8]) -> Result<()> {
     let file = storage.open(&name(id), OpenMode::Create)?;
     file.set_len(0)?;
-    file.write_at(0, &out)?;
+    file.write_at(0, bytes)?;
     file.sync_data()?;
     file.close()?;
     Ok(())
@@ -149,9 +160,8 @@ fn parse(body: &[u8]) -> Option<Snapshot> {
         return None;
     }
     cursor.u32()?;
-    let covered_segment = cursor.u64()?;
-    let covered_offset = cursor.u64()?;
-    let next_row = cursor.u64()?;
+    let coverage =
+        Coverage { segment: cursor.u64()?, offset: cursor.u64()?, next_row: cursor.u64()? };
     let key_count = cursor.u64()?;
     let row_count = cursor.u64()?;
     let mut keys = Vec::new();
@@ -167,14 +177,7 @@ fn parse(body: &[u8]) -> Option<Snapshot> {
     if !cursor.bytes.is_empty() {
         return None;
     }
-    Some(Snapshot {
-        covered_segment,
-        covered_offset,
-        next_row,
-        // Entries are written in order, so the maps build in one pass.
-        keys: keys.into_iter().collect(),
-        rows: rows.into_iter().collect(),
-    })
+    Some(Snapshot { coverage, keys, rows })
 }
 
 #[cfg(test)]
@@ -186,20 +189,14 @@ mod tests {
     fn snapshots_round_trip_and_damage_is_ignored() {
         let storage = MemoryStorage::new();
         let location = Location { segment: 3, offset: 99, len: 12, crc: 0xdead_beef };
-        let mut snapshot = Snapshot {
-            covered_segment: 3,
-            covered_offset: 4096,
-            next_row: 8,
-            ..Default::default()
-        };
-        snapshot.keys.insert("alpha".into(), location);
-        snapshot.keys.insert("beta".into(), Location { offset: 7, ..location });
-        snapshot.rows.insert(5, location);
-        write(&storage, 2, &snapshot).unwrap();
+        let keys =
+            vec![("alpha".into(), location), ("beta".into(), Location { offset: 7, ..location })];
+        let rows = vec![(5, location)];
+        let index = Index::from_snapshot(keys.clone(), rows.clone());
+        let coverage = Coverage { segment: 3, offset: 4096, next_row: 8 };
+        write(&storage, 2, &encode(&coverage, &index)).unwrap();
         let back = read(&storage, 2).unwrap().unwrap();
-        assert_eq!(back.keys, snapshot.keys);
-        assert_eq!(back.rows, snapshot.rows);
-        assert_eq!((back.covered_segment, back.covered_offset, back.next_row), (3, 4096, 8));
+        assert_eq!((back.coverage, back.keys, back.rows), (coverage, keys, rows));
 
         let file = storage.open(&name(2), OpenMode::Existing).unwrap();
         file.write_at(60, b"\x00").unwrap();

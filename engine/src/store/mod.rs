@@ -27,11 +27,12 @@
 mod cache;
 mod error;
 mod hint;
+mod index;
 mod manifest;
 mod record;
 mod segment;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
@@ -42,6 +43,7 @@ pub use error::{Error, Result};
 
 use self::cache::{Cache, Slot};
 use self::error::corrupted;
+use self::index::{Index, KeyIndex, Location};
 use self::manifest::Manifest;
 use self::record::{Invalid, Op};
 use crate::io::{File, OpenMode, Storage};
@@ -124,75 +126,6 @@ pub struct Compaction {
     pub disk_bytes_after: u64,
     /// `disk_bytes_before - disk_bytes_after` (0 if writes during compaction grew the store).
     pub reclaimed_bytes: u64,
-}
-
-/// Where a document's bytes are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Location {
-    pub segment: u64,
-    /// Of the value's first byte in the segment file.
-    pub offset: u64,
-    pub len: u32,
-    /// CRC32C of the value, checked on every read.
-    pub crc: u32,
-}
-
-/// Record bytes charged to one live entry (frame, body header, target, value).
-fn record_cost(key_len: usize, value_len: u32) -> u64 {
-    (8 + 9 + 2 + key_len) as u64 + u64::from(value_len)
-}
-
-/// A row's 8-byte id costs what a 2-byte key length and a 6-byte key do.
-const ROW_ID_AS_KEY: usize = 6;
-
-/// Where every live document is, and the record bytes they hold. The write path and the
-/// replay at open apply records to it the same way, through [`Index::apply`].
-#[derive(Default)]
-struct Index {
-    keys: BTreeMap<CompactString, Location>,
-    rows: BTreeMap<u64, Location>,
-    live_bytes: u64,
-}
-
-impl Index {
-    fn from_snapshot(
-        keys: BTreeMap<CompactString, Location>,
-        rows: BTreeMap<u64, Location>,
-    ) -> Index {
-        let live_bytes = keys
-            .iter()
-            .map(|(k, l)| record_cost(k.len(), l.len))
-            .chain(rows.values().map(|l| record_cost(ROW_ID_AS_KEY, l.len)))
-            .sum();
-        Index { keys, rows, live_bytes }
-    }
-
-    /// Applies one op of the record at `record_start` of segment `segment`, whose value (if
-    /// any) starts `value_offset` bytes into the record. Returns whether the key or row
-    /// existed before.
-    fn apply(&mut self, op: &Op<'_>, segment: u64, record_start: u64, value_offset: usize) -> bool {
-        let locate = |value: &[u8]| Location {
-            segment,
-            offset: record_start + value_offset as u64,
-            len: value.len() as u32,
-            crc: crc32c::crc32c(value),
-        };
-        let (old, key_len) = match *op {
-            Op::Put { key, value } => {
-                let location = locate(value);
-                self.live_bytes += record_cost(key.len(), location.len);
-                (self.keys.insert(key.into(), location), key.len())
-            }
-            Op::Delete { key } => (self.keys.remove(key), key.len()),
-            Op::Row { id, value } => {
-                let location = locate(value);
-                self.live_bytes += record_cost(ROW_ID_AS_KEY, location.len);
-                (self.rows.insert(id, location), ROW_ID_AS_KEY)
-            }
-            Op::DeleteRow { id } => (self.rows.remove(&id), ROW_ID_AS_KEY),
-        };
-        old.inspect(|old| self.live_bytes -= record_cost(key_len, old.len)).is_some()
-    }
 }
 
 /// A set of puts and deletes applied atomically by [`Store::batch`].
@@ -286,7 +219,7 @@ pub struct Store<S: Storage> {
     writer: Mutex<Writer<S::File>>,
     sync_state: Mutex<SyncState>,
     synced: Condvar,
-    cache: Mutex<Cache>,
+    cache: Cache,
     poisoned: AtomicBool,
     closed: AtomicBool,
     recovered_tail_bytes: u64,
@@ -351,13 +284,14 @@ impl<S: Storage> Store<S> {
             id => hint::read(&storage, id)?,
         };
         let mut start = (0, segment::HEADER);
-        if let Some(snapshot) = snapshot.filter(|s| manifest.segments.contains(&s.covered_segment))
+        if let Some(snapshot) = snapshot.filter(|s| manifest.segments.contains(&s.coverage.segment))
         {
+            let coverage = snapshot.coverage;
             start = (
-                manifest.segments.iter().position(|&id| id == snapshot.covered_segment).unwrap(),
-                snapshot.covered_offset,
+                manifest.segments.iter().position(|&id| id == coverage.segment).unwrap(),
+                coverage.offset,
             );
-            recovery.next_row = snapshot.next_row;
+            recovery.next_row = coverage.next_row;
             recovery.index = Index::from_snapshot(snapshot.keys, snapshot.rows);
         }
         recovery.next_row = recovery.next_row.max(manifest.next_row);
@@ -390,7 +324,7 @@ impl<S: Storage> Store<S> {
             }),
             sync_state: Mutex::new(SyncState::default()),
             synced: Condvar::new(),
-            cache: Mutex::new(Cache::new(options.cache_bytes)),
+            cache: Cache::new(options.cache_bytes),
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             recovered_tail_bytes: recovery.truncated,
@@ -629,13 +563,12 @@ impl<S: Storage> Store<S> {
         let written = writer.written;
         {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-            let mut cache = lock(&self.cache);
             for (op, value_offset) in ops.iter().zip(value_offsets) {
                 match *op {
                     Op::Put { key, .. } | Op::Delete { key } => {
-                        cache.remove(&Slot::Key(key.into()))
+                        self.cache.remove(&Slot::Key(key.into()))
                     }
-                    Op::DeleteRow { id } => cache.remove(&Slot::Row(id)),
+                    Op::DeleteRow { id } => self.cache.remove(&Slot::Row(id)),
                     // A new row id was never cached.
                     Op::Row { .. } => {}
                 }
@@ -807,7 +740,7 @@ impl<S: Storage> Store<S> {
 
     fn get_slot_value(&self, slot: Slot) -> Result<Option<Arc<Value>>> {
         self.check_closed()?;
-        if let Some(value) = lock(&self.cache).get(&slot) {
+        if let Some(value) = self.cache.get(&slot) {
             return Ok(Some(value));
         }
         let Some((location, file)) = self.location(&slot) else { return Ok(None) };
@@ -828,7 +761,7 @@ impl<S: Storage> Store<S> {
             Slot::Row(id) => state.index.rows.get(id),
         };
         if current == Some(&location) {
-            lock(&self.cache).insert(slot, value.clone(), text.len());
+            self.cache.insert(slot, value.clone(), text.len());
         }
         drop(state);
         Ok(Some(value))
@@ -895,7 +828,6 @@ impl<S: Storage> Store<S> {
             (writer.disk_bytes, writer.manifest.segments.len() as u64)
         };
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-        let cache = lock(&self.cache);
         Stats {
             keys: state.index.keys.len() as u64,
             rows: state.index.rows.len() as u64,
@@ -904,9 +836,9 @@ impl<S: Storage> Store<S> {
             garbage_bytes: disk_bytes
                 .saturating_sub(state.index.live_bytes + segments * segment::HEADER),
             segments,
-            cache_hits: cache.hits,
-            cache_misses: cache.misses,
-            cache_bytes: cache.bytes() as u64,
+            cache_hits: self.cache.hits(),
+            cache_misses: self.cache.misses(),
+            cache_bytes: self.cache.bytes() as u64,
             recovered_tail_bytes: self.recovered_tail_bytes,
         }
     }
@@ -959,8 +891,8 @@ impl<S: Storage> Store<S> {
         let mut files: Vec<(u64, Arc<S::File>)> = Vec::new();
         start_segment(&mut files)?;
         let mut end = segment::HEADER;
-        let mut keys: BTreeMap<CompactString, Location> = BTreeMap::new();
-        let mut rows = BTreeMap::new();
+        let mut keys = KeyIndex::default();
+        let mut rows = std::collections::BTreeMap::new();
         let mut buffer = Vec::new();
         let entries = key_entries
             .iter()
@@ -985,7 +917,7 @@ impl<S: Storage> Store<S> {
             let new_location =
                 Location { offset: end + offsets[0] as u64, segment: *segment_id, ..*location };
             match key {
-                Some(key) => keys.insert(key.clone(), new_location),
+                Some(key) => keys.insert(key, new_location),
                 None => rows.insert(id, new_location),
             };
             end += len;
@@ -1050,17 +982,16 @@ impl<S: Storage> Store<S> {
 
     fn write_hint(&self, writer: &mut Writer<S::File>) -> Result<()> {
         let id = writer.manifest.hint + 1;
-        let snapshot = {
-            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-            hint::Snapshot {
-                covered_segment: writer.active_id,
-                covered_offset: writer.end,
-                next_row: writer.next_row,
-                keys: state.index.keys.clone(),
-                rows: state.index.rows.clone(),
-            }
+        let coverage = hint::Coverage {
+            segment: writer.active_id,
+            offset: writer.end,
+            next_row: writer.next_row,
         };
-        hint::write(&self.storage, id, &snapshot)?;
+        let bytes = {
+            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            hint::encode(&coverage, &state.index)
+        };
+        hint::write(&self.storage, id, &bytes)?;
         self.storage.sync()?;
         let old = writer.manifest.hint;
         let mut manifest = writer.manifest.clone();
@@ -1181,7 +1112,7 @@ impl<S: Storage> Scan<'_, S> {
     fn fill(&mut self) {
         let state = self.store.state.read().unwrap_or_else(PoisonError::into_inner);
         let range = (self.next.clone(), self.end.clone());
-        for (key, location) in state.index.keys.range::<CompactString, _>(range).take(Self::CHUNK) {
+        for (key, location) in state.index.keys.range(range).take(Self::CHUNK) {
             if let Some(prefix) = &self.prefix
                 && !key.starts_with(prefix.as_str())
             {
