@@ -1,10 +1,12 @@
-//! The cache of decoded documents: an LRU (hashlink) bounded in bytes, not entries.
+//! The cache of decoded documents: LRUs (hashlink) bounded in bytes, not entries.
 //!
 //! A document is charged its stored text length plus a fixed overhead, a stable stand-in
 //! for the size of its decoded tree. Raw bytes are not cached: reads of the text come from
 //! the page cache or the memory map, and a second copy costs more than it saves.
 
-use std::sync::Arc;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use compact_str::CompactString;
 use hashlink::LruCache;
@@ -14,6 +16,12 @@ use crate::toon::Value;
 /// Bytes charged per entry on top of its text.
 const ENTRY_OVERHEAD: usize = 64;
 
+/// Independent LRUs, each with its own lock and an equal share of the budget, so parallel
+/// readers rarely wait on each other.
+const SHARDS: usize = 16;
+
+type FastHasher = foldhash::fast::RandomState;
+
 /// Where a cached document came from: a key or a row id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Slot {
@@ -21,57 +29,90 @@ pub(crate) enum Slot {
     Row(u64),
 }
 
-pub(crate) struct Cache {
-    entries: LruCache<Slot, (Arc<Value>, usize)>,
+struct Shard {
+    entries: LruCache<Slot, (Arc<Value>, usize), FastHasher>,
     bytes: usize,
-    limit: usize,
-    pub hits: u64,
-    pub misses: u64,
+}
+
+pub(crate) struct Cache {
+    shards: Box<[Mutex<Shard>]>,
+    /// Picks a slot's shard (the shards hash again with their own seeds).
+    spread: FastHasher,
+    shard_limit: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl Cache {
     pub fn new(limit: usize) -> Cache {
-        Cache { entries: LruCache::new_unbounded(), bytes: 0, limit, hits: 0, misses: 0 }
-    }
-
-    pub fn get(&mut self, slot: &Slot) -> Option<Arc<Value>> {
-        match self.entries.get(slot) {
-            Some((value, _)) => {
-                self.hits += 1;
-                Some(value.clone())
-            }
-            None => {
-                self.misses += 1;
-                None
-            }
+        let shard = || {
+            Mutex::new(Shard {
+                entries: LruCache::with_hasher(usize::MAX, FastHasher::default()),
+                bytes: 0,
+            })
+        };
+        Cache {
+            shards: (0..SHARDS).map(|_| shard()).collect(),
+            spread: FastHasher::default(),
+            shard_limit: limit / SHARDS,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
-    pub fn insert(&mut self, slot: Slot, value: Arc<Value>, text_len: usize) {
+    fn shard(&self, slot: &Slot) -> MutexGuard<'_, Shard> {
+        let index = self.spread.hash_one(slot) as usize % SHARDS;
+        self.shards[index].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn get(&self, slot: &Slot) -> Option<Arc<Value>> {
+        let found = match self.shard_limit {
+            0 => None,
+            _ => self.shard(slot).entries.get(slot).map(|(value, _)| value.clone()),
+        };
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    pub fn insert(&self, slot: Slot, value: Arc<Value>, text_len: usize) {
         let charge = text_len + ENTRY_OVERHEAD;
-        if charge > self.limit {
+        if charge > self.shard_limit {
             return;
         }
-        if let Some((_, old)) = self.entries.insert(slot, (value, charge)) {
-            self.bytes -= old;
+        let mut shard = self.shard(&slot);
+        if let Some((_, old)) = shard.entries.insert(slot, (value, charge)) {
+            shard.bytes -= old;
         }
-        self.bytes += charge;
-        while self.bytes > self.limit {
-            match self.entries.remove_lru() {
-                Some((_, (_, evicted))) => self.bytes -= evicted,
+        shard.bytes += charge;
+        while shard.bytes > self.shard_limit {
+            match shard.entries.remove_lru() {
+                Some((_, (_, evicted))) => shard.bytes -= evicted,
                 None => break,
             }
         }
     }
 
-    pub fn remove(&mut self, slot: &Slot) {
-        if let Some((_, charge)) = self.entries.remove(slot) {
-            self.bytes -= charge;
+    pub fn remove(&self, slot: &Slot) {
+        if self.shard_limit == 0 {
+            return;
+        }
+        let mut shard = self.shard(slot);
+        if let Some((_, charge)) = shard.entries.remove(slot) {
+            shard.bytes -= charge;
         }
     }
 
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.shards.iter().map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).bytes).sum()
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
     }
 }
 
@@ -81,16 +122,20 @@ mod tests {
 
     #[test]
     fn stays_within_its_byte_budget_evicting_the_least_recent() {
-        let mut cache = Cache::new(3 * (100 + ENTRY_OVERHEAD));
-        for i in 0..3 {
-            cache.insert(Slot::Row(i), Arc::new(Value::Null), 100);
+        // Slots of one shard, so its share of the budget (3 entries) decides.
+        let cache = Cache::new(SHARDS * 3 * (100 + ENTRY_OVERHEAD));
+        let shard_of = |slot: &Slot| cache.spread.hash_one(slot) as usize % SHARDS;
+        let one_shard: Vec<Slot> =
+            (0..).map(Slot::Row).filter(|s| shard_of(s) == 0).take(4).collect();
+        for slot in &one_shard[..3] {
+            cache.insert(slot.clone(), Arc::new(Value::Null), 100);
         }
-        assert!(cache.get(&Slot::Row(0)).is_some(), "touch 0 so 1 is the least recent");
-        cache.insert(Slot::Row(3), Arc::new(Value::Null), 100);
-        assert!(cache.get(&Slot::Row(1)).is_none());
-        assert!(cache.get(&Slot::Row(0)).is_some());
-        assert!(cache.bytes() <= 3 * (100 + ENTRY_OVERHEAD));
-        assert_eq!((cache.hits, cache.misses), (2, 1));
+        assert!(cache.get(&one_shard[0]).is_some(), "touch 0 so 1 is the least recent");
+        cache.insert(one_shard[3].clone(), Arc::new(Value::Null), 100);
+        assert!(cache.get(&one_shard[1]).is_none());
+        assert!(cache.get(&one_shard[0]).is_some());
+        assert_eq!(cache.bytes(), 3 * (100 + ENTRY_OVERHEAD));
+        assert_eq!((cache.hits(), cache.misses()), (2, 1));
         cache.insert(Slot::Key("huge".into()), Arc::new(Value::Null), 10_000);
         assert!(cache.get(&Slot::Key("huge".into())).is_none(), "too large to cache at all");
     }
