@@ -8,7 +8,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let store = Store::open_dir(
         &dir,
-        Options { max_store_bytes: u64::MAX, segment_bytes: 1 << 30, ..Options::default() },
+        Options { max_store_bytes: u64::MAX, ..Options::default() },
     )
     .unwrap();
     let keys: Vec<String> = (0..docs.len() as u64).map(key).collect();
