@@ -5,7 +5,7 @@
 use std::ops::Bound;
 use std::path::PathBuf;
 
-use toonstore::io::{MemoryStorage, MmapStorage, StdStorage, Storage};
+use toonstore::io::{File, MemoryStorage, MmapStorage, StdStorage, Storage};
 use toonstore::store::{Batch, Error, Options, Store};
 use toonstore::toon::{self, Value};
 
@@ -182,4 +182,28 @@ fn compaction_reclaims_replaced_and_deleted_documents() {
     assert_eq!(reopened.stats().keys, 21);
     assert_eq!(reopened.get("k3").unwrap(), Some(toon::encode(&toon::decode(&doc(7)).unwrap())));
     assert_eq!(reopened.get("after").unwrap().as_deref(), Some("x: 1"));
+}
+
+#[test]
+fn immediate_durability_writes_zeros_ahead_and_trims_them() {
+    let storage = MemoryStorage::new();
+    let options = Options { durability: toonstore::store::Durability::Immediate, ..small() };
+    let segment_len = |storage: &MemoryStorage| {
+        let name = storage.list().unwrap().into_iter().find(|n| n.starts_with("seg-")).unwrap();
+        storage.open(&name, toonstore::io::OpenMode::Existing).unwrap().len().unwrap()
+    };
+    let store = Store::open(storage.clone(), options.clone()).unwrap();
+    store.put("a", "n: 1").unwrap();
+    let with_zeros = segment_len(&storage);
+    assert_eq!(with_zeros, 2048, "zeros written ahead up to the segment's size");
+    // Dropped without close: the zeros stay in the file, as after a crash.
+    drop(store);
+    let store = Store::open(storage.clone(), options).unwrap();
+    assert_eq!(store.stats().recovered_tail_bytes, 0, "zeros ahead are not a torn record");
+    assert_eq!(store.get("a").unwrap().as_deref(), Some("n: 1"));
+    let trimmed = segment_len(&storage);
+    assert!(trimmed < with_zeros, "reopening cut the zeros off ({trimmed} bytes left)");
+    store.put("b", "n: 2").unwrap();
+    store.close().unwrap();
+    assert!(segment_len(&storage) < with_zeros, "closing trims them");
 }

@@ -199,7 +199,16 @@ struct Writer<F> {
     pending: Vec<u8>,
     /// Where `pending` starts in the active segment: the file holds everything before.
     flushed: u64,
+    /// With `Immediate` durability the file holds zeros written ahead of the records up to
+    /// here (see [`PREWRITTEN`]); 0 when nothing is written ahead.
+    zeroed: u64,
 }
+
+/// `Immediate` durability writes this many zero bytes ahead of the log's end, once per that
+/// many bytes of records. A sync of records that overwrite such bytes is a data-only
+/// fdatasync (measured here: 70-90 us against ~130 us for one that grows the file). Reopening
+/// cuts the zeros off, and sealing or closing a segment trims them.
+const PREWRITTEN: u64 = 1 << 20;
 
 /// Records are handed to the file in writes of about this size (`Eventual` durability).
 const WRITE_BUFFER: usize = 64 << 10;
@@ -321,6 +330,7 @@ impl<S: Storage> Store<S> {
                 written: 0,
                 pending: Vec::with_capacity(WRITE_BUFFER),
                 flushed: end,
+                zeroed: 0,
             }),
             sync_state: Mutex::new(SyncState::default()),
             synced: Condvar::new(),
@@ -586,6 +596,7 @@ impl<S: Storage> Store<S> {
     /// one's lost tail) and starts the next, named in the manifest before any record.
     fn rotate(&self, writer: &mut Writer<S::File>) -> Result<()> {
         self.flush(writer)?;
+        self.trim_prewritten(writer)?;
         writer.active.sync_data()?;
         lock(&self.sync_state).synced = writer.written;
         let id = writer.manifest.next_segment;
@@ -613,7 +624,8 @@ impl<S: Storage> Store<S> {
         Ok(())
     }
 
-    /// Hands the pending records to the file.
+    /// Hands the pending records to the file (and, for `Immediate` durability, writes the
+    /// next [`PREWRITTEN`] zeros when the records pass the last ones).
     fn flush(&self, writer: &mut Writer<S::File>) -> Result<()> {
         if writer.pending.is_empty() {
             return Ok(());
@@ -621,7 +633,24 @@ impl<S: Storage> Store<S> {
         writer.active.write_at(writer.flushed, &writer.pending)?;
         writer.flushed += writer.pending.len() as u64;
         writer.pending.clear();
+        if self.options.durability == Durability::Immediate && writer.flushed >= writer.zeroed {
+            let ahead = PREWRITTEN.min(self.options.segment_bytes.saturating_sub(writer.flushed));
+            if ahead > 0 {
+                writer.active.write_at(writer.flushed, &vec![0; ahead as usize])?;
+                writer.zeroed = writer.flushed + ahead;
+            }
+        }
         self.publish_active(writer);
+        Ok(())
+    }
+
+    /// Cuts the zeros written ahead off the active segment, so a sealed or closed segment
+    /// ends with its last record.
+    fn trim_prewritten(&self, writer: &mut Writer<S::File>) -> Result<()> {
+        if writer.zeroed > writer.flushed {
+            writer.active.set_len(writer.flushed)?;
+        }
+        writer.zeroed = 0;
         Ok(())
     }
 
@@ -675,6 +704,9 @@ impl<S: Storage> Store<S> {
             }
             sync.running = true;
             drop(sync);
+            // Writers the last sync released are about to write again: letting them run
+            // first puts their records into this sync instead of the next one.
+            std::thread::yield_now();
             let (file, covered) = {
                 let writer = lock(&self.writer);
                 (writer.active.clone(), writer.written)
@@ -949,6 +981,7 @@ impl<S: Storage> Store<S> {
         writer.active_id = active_id;
         writer.end = end;
         writer.flushed = end;
+        writer.zeroed = 0;
         writer.disk_bytes = disk_bytes;
         self.publish_active(writer);
         lock(&self.sync_state).synced = writer.written;
@@ -967,8 +1000,11 @@ impl<S: Storage> Store<S> {
         self.check_open()?;
         // Sync under the writer lock, so the hint covers only bytes that are durable (a
         // write slipping in between a sync and the hint would be covered but could be lost).
-        let result =
-            self.flush(&mut writer).and_then(|()| Ok(writer.active.sync_data()?)).and_then(|()| {
+        let result = self
+            .flush(&mut writer)
+            .and_then(|()| self.trim_prewritten(&mut writer))
+            .and_then(|()| Ok(writer.active.sync_data()?))
+            .and_then(|()| {
                 lock(&self.sync_state).synced = writer.written;
                 self.write_hint(&mut writer)
             });
@@ -1060,7 +1096,10 @@ impl Recovery {
                 Err(_) if active => {
                     file.set_len(from + at as u64)?;
                     file.sync_data()?;
-                    self.truncated = (bytes.len() - at) as u64;
+                    // Zeros written ahead by `Immediate` durability are not a torn record.
+                    if bytes[at..].iter().any(|&b| b != 0) {
+                        self.truncated = (bytes.len() - at) as u64;
+                    }
                     return Ok(());
                 }
                 Err(Invalid::Truncated) => {
