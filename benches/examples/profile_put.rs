@@ -6,11 +6,8 @@ fn main() {
     let docs: Vec<String> = (0..100_000).map(document_1k).collect();
     let dir = std::env::temp_dir().join("toonstore-profile-put");
     let _ = std::fs::remove_dir_all(&dir);
-    let store = Store::open_dir(
-        &dir,
-        Options { max_store_bytes: u64::MAX, ..Options::default() },
-    )
-    .unwrap();
+    let store =
+        Store::open_dir(&dir, Options { max_store_bytes: u64::MAX, ..Options::default() }).unwrap();
     let keys: Vec<String> = (0..docs.len() as u64).map(key).collect();
     eprintln!("generated");
     for _ in 0..5 {

@@ -13,7 +13,9 @@
 //! | 32     | ...  | records                              |
 //!
 //! A segment is created with its header written and synced before the manifest names it,
-//! so a segment the manifest lists always has a valid header.
+//! so a segment the manifest lists always has a valid header. The active segment may end
+//! with zeros written ahead of the records (`Immediate` durability); no record starts with
+//! a zero length, so the log ends at the first of them.
 
 use super::error::{Error, Result, corrupted};
 use crate::io::File;
