@@ -67,7 +67,7 @@ fn put_location(out: &mut Vec<u8>, location: &Location) {
 
 /// The bytes of a hint for `index` (read straight from it: no copy of the index).
 pub(crate) fn encode(coverage: &Coverage, index: &Index) -> Vec<u8> {
-    let (keys, rows) = (index.keys.iter(), &index.rows);
+    let (keys, rows) = (&index.keys, &index.rows);
     let mut out = Vec::with_capacity(HEADER + keys.len() * 48 + rows.len() * 32);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());

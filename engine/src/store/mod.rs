@@ -32,7 +32,7 @@ mod manifest;
 mod record;
 mod segment;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
@@ -43,7 +43,7 @@ pub use error::{Error, Result};
 
 use self::cache::{Cache, Slot};
 use self::error::corrupted;
-use self::index::{Index, KeyIndex, Location};
+use self::index::{Index, Location};
 use self::manifest::Manifest;
 use self::record::{Invalid, Op};
 use crate::io::{File, OpenMode, Storage};
@@ -923,8 +923,8 @@ impl<S: Storage> Store<S> {
         let mut files: Vec<(u64, Arc<S::File>)> = Vec::new();
         start_segment(&mut files)?;
         let mut end = segment::HEADER;
-        let mut keys = KeyIndex::default();
-        let mut rows = std::collections::BTreeMap::new();
+        let mut keys = BTreeMap::new();
+        let mut rows = BTreeMap::new();
         let mut buffer = Vec::new();
         let entries = key_entries
             .iter()
@@ -949,7 +949,7 @@ impl<S: Storage> Store<S> {
             let new_location =
                 Location { offset: end + offsets[0] as u64, segment: *segment_id, ..*location };
             match key {
-                Some(key) => keys.insert(key, new_location),
+                Some(key) => keys.insert(key.clone(), new_location),
                 None => rows.insert(id, new_location),
             };
             end += len;
@@ -1151,7 +1151,7 @@ impl<S: Storage> Scan<'_, S> {
     fn fill(&mut self) {
         let state = self.store.state.read().unwrap_or_else(PoisonError::into_inner);
         let range = (self.next.clone(), self.end.clone());
-        for (key, location) in state.index.keys.range(range).take(Self::CHUNK) {
+        for (key, location) in state.index.keys.range::<CompactString, _>(range).take(Self::CHUNK) {
             if let Some(prefix) = &self.prefix
                 && !key.starts_with(prefix.as_str())
             {
