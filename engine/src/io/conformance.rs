@@ -57,9 +57,12 @@ pub fn run_in_temp_dirs<S: Storage>(name: &str, open: impl Fn(&std::path::Path) 
     checks
 }
 
+/// Reads through both read calls, which must agree.
 fn read<F: File>(file: &F, offset: u64, len: usize) -> Vec<u8> {
     let mut buf = vec![0xAA; len];
     file.read_at(offset, &mut buf).unwrap_or_else(|e| panic!("read {len} at {offset}: {e}"));
+    let vec = file.read_vec_at(offset, len).unwrap_or_else(|e| panic!("read_vec {len}: {e}"));
+    assert_eq!(vec, buf, "read_vec_at and read_at of {len} bytes at {offset}");
     buf
 }
 
@@ -93,6 +96,8 @@ fn reads_past_end_fail<S: Storage>(storage: &S) {
         let mut buf = vec![0; len];
         let kind = file.read_at(offset, &mut buf).err().map(|e| e.kind());
         assert_eq!(kind, Some(ErrorKind::UnexpectedEof), "read {len} at {offset} of 10 bytes");
+        let kind = file.read_vec_at(offset, len).err().map(|e| e.kind());
+        assert_eq!(kind, Some(ErrorKind::UnexpectedEof), "read_vec {len} at {offset}");
     }
 }
 

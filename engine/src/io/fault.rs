@@ -159,6 +159,10 @@ impl<F: File> File for FaultyFile<F> {
         self.inner.read_at(offset, buf)
     }
 
+    fn read_vec_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        self.inner.read_vec_at(offset, len)
+    }
+
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         lock(&self.state).operation("write")?;
         self.inner.write_at(offset, data)?;

@@ -71,23 +71,34 @@ impl Storage for MmapStorage {
     }
 }
 
+impl MmapFile {
+    /// Applies `f` to the mapped bytes `offset .. offset + len`; `None` when the map does
+    /// not hold all of them (the file is read instead).
+    fn mapped<T>(&self, offset: u64, len: usize, f: impl FnOnce(&[u8]) -> T) -> Option<T> {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        let map = map.as_ref()?;
+        let end = offset.checked_add(len as u64).filter(|&end| end <= map.len() as u64)?;
+        Some(f(&map[offset as usize..end as usize]))
+    }
+}
+
 impl File for MmapFile {
     fn len(&self) -> io::Result<u64> {
         self.file.len()
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        {
-            let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(map) = map.as_ref() {
-                let end = offset.checked_add(buf.len() as u64);
-                if let Some(end) = end.filter(|&end| end <= map.len() as u64) {
-                    buf.copy_from_slice(&map[offset as usize..end as usize]);
-                    return Ok(());
-                }
-            }
+        match self.mapped(offset, buf.len(), |bytes| buf.copy_from_slice(bytes)) {
+            Some(()) => Ok(()),
+            None => self.file.read_at(offset, buf),
         }
-        self.file.read_at(offset, buf)
+    }
+
+    fn read_vec_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        match self.mapped(offset, len, <[u8]>::to_vec) {
+            Some(bytes) => Ok(bytes),
+            None => self.file.read_vec_at(offset, len),
+        }
     }
 
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {

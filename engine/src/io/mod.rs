@@ -89,6 +89,15 @@ pub trait File: MaybeSendSync {
     /// Fills `buf` from `offset`; [`io::ErrorKind::UnexpectedEof`] if the file ends first.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
 
+    /// The `len` bytes at `offset` in a new vector, with the errors of [`File::read_at`].
+    /// Backends that hold the bytes in memory copy them once instead of zeroing a buffer
+    /// first.
+    fn read_vec_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut bytes = vec![0; len];
+        self.read_at(offset, &mut bytes)?;
+        Ok(bytes)
+    }
+
     /// Writes all of `data` at `offset`, extending the file if needed; a gap between the old
     /// end and `offset` reads as zeros.
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;

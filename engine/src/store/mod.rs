@@ -747,14 +747,16 @@ impl<S: Storage> Store<S> {
 
     /// Reads and checks a document's bytes.
     fn read(location: &Location, file: &S::File) -> Result<String> {
-        let mut bytes = vec![0; location.len as usize];
         let name = || segment::name(location.segment);
-        file.read_at(location.offset, &mut bytes).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => {
-                corrupted(&name(), location.offset, "document past the end of its segment")
-            }
-            _ => e.into(),
-        })?;
+        let bytes =
+            file.read_vec_at(location.offset, location.len as usize).map_err(|e| {
+                match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => {
+                        corrupted(&name(), location.offset, "document past the end of its segment")
+                    }
+                    _ => e.into(),
+                }
+            })?;
         if crc32c::crc32c(&bytes) != location.crc {
             return Err(corrupted(&name(), location.offset, "document checksum mismatch"));
         }
@@ -849,6 +851,7 @@ impl<S: Storage> Store<S> {
             end: owned(to),
             prefix: None,
             buffer: VecDeque::new(),
+            files: Vec::new(),
             done: false,
         }
     }
@@ -1132,7 +1135,9 @@ pub struct Scan<'s, S: Storage> {
     next: Bound<CompactString>,
     end: Bound<CompactString>,
     prefix: Option<String>,
-    buffer: VecDeque<(CompactString, Location, Arc<S::File>)>,
+    buffer: VecDeque<(CompactString, Location)>,
+    /// The segments the buffered locations are in (one per chunk, as a rule).
+    files: Vec<(u64, Arc<S::File>)>,
     done: bool,
 }
 
@@ -1149,6 +1154,7 @@ impl<S: Storage> Scan<'_, S> {
     const CHUNK: usize = 256;
 
     fn fill(&mut self) {
+        self.files.clear();
         let state = self.store.state.read().unwrap_or_else(PoisonError::into_inner);
         let range = (self.next.clone(), self.end.clone());
         for (key, location) in state.index.keys.range::<CompactString, _>(range).take(Self::CHUNK) {
@@ -1158,12 +1164,14 @@ impl<S: Storage> Scan<'_, S> {
                 self.done = true;
                 break;
             }
-            if let Some(file) = state.segments.get(&location.segment) {
-                self.buffer.push_back((key.clone(), *location, file.clone()));
+            if !self.files.iter().any(|(id, _)| *id == location.segment) {
+                let Some(file) = state.segments.get(&location.segment) else { continue };
+                self.files.push((location.segment, file.clone()));
             }
+            self.buffer.push_back((key.clone(), *location));
         }
         match self.buffer.back() {
-            Some((last, _, _)) => self.next = Bound::Excluded(last.clone()),
+            Some((last, _)) => self.next = Bound::Excluded(last.clone()),
             None => self.done = true,
         }
     }
@@ -1180,8 +1188,13 @@ impl<S: Storage> Iterator for Scan<'_, S> {
             }
             self.fill();
         }
-        let (key, location, file) = self.buffer.pop_front()?;
-        Some(self.store.read_indexed(&location, &file).map(|text| (key, text)))
+        let (key, location) = self.buffer.pop_front()?;
+        let (_, file) = self
+            .files
+            .iter()
+            .find(|(id, _)| *id == location.segment)
+            .expect("fill keeps the file of every buffered row");
+        Some(self.store.read_indexed(&location, file).map(|text| (key, text)))
     }
 }
 
