@@ -340,6 +340,7 @@ impl<'a> Sink<'a> for &mut Canon {
         self.keys.token(token, strict)?;
         let canonical = match token {
             "true" | "false" | "null" => true,
+            _ if super::number::is_plainly_canonical(token) => true,
             _ => match parse_numeric_token(token) {
                 NumericToken::Number(n) => n.is_spelled(token),
                 _ => super::encode::is_safe_unquoted(token, b','),
