@@ -79,7 +79,8 @@ pub struct Options {
     pub max_store_bytes: u64,
     /// A segment is sealed and a new one started past this size. Default: 64 MiB.
     pub segment_bytes: u64,
-    /// Memory for decoded documents. Default: 32 MiB.
+    /// Memory for decoded documents, split evenly over 16 LRU shards (a document larger
+    /// than a shard's share is not cached). Default: 32 MiB.
     pub cache_bytes: usize,
 }
 
