@@ -392,21 +392,17 @@ fn export(
     let mut documents = Vec::new();
     let mut keyed = Map::new();
     if rows {
-        let mut found = 0;
-        let mut id = 0;
-        while found < stats.rows {
-            if let Some(value) = store.get_row_value(id).map_err(|e| e.to_string())? {
-                found += 1;
-                bar.inc(1);
-                match format {
-                    ExportFormat::Jsonl => {
-                        let line = serde_json::json!({ "row": id, "value": *value });
-                        writeln!(out, "{line}").map_err(write_error)?;
-                    }
-                    ExportFormat::Toon => documents.push((*value).clone()),
+        for entry in store.scan_rows() {
+            let (id, text) = entry.map_err(|e| e.to_string())?;
+            let value = toon::decode(&text).map_err(|e| e.to_string())?;
+            bar.inc(1);
+            match format {
+                ExportFormat::Jsonl => {
+                    let line = serde_json::json!({ "row": id, "value": value });
+                    writeln!(out, "{line}").map_err(write_error)?;
                 }
+                ExportFormat::Toon => documents.push(value),
             }
-            id += 1;
         }
     } else {
         let scan = match prefix {

@@ -123,6 +123,9 @@ fn documents_rows_scans_and_batches_survive_reopening() {
             assert_eq!(s.get_row(1).unwrap(), None);
             assert_eq!(s.get_row(4).unwrap().as_deref(), Some("n: 4"));
             assert_eq!(s.append("n: 5").unwrap(), 5, "row ids continue after reopening");
+            let rows: Vec<(u64, String)> = s.scan_rows().map(Result::unwrap).collect();
+            let expected = [0, 2, 3, 4, 5].map(|id| (id, format!("n: {id}")));
+            assert_eq!(rows, expected, "rows in id order, the deleted one left out");
             let value = s.get_value("user:10").unwrap().unwrap();
             assert_eq!(value.get("name"), Some(&Value::from("User 10")));
             assert!(

@@ -841,20 +841,13 @@ impl<S: Storage> Store<S> {
 
     /// Keys in a range, in key order.
     pub fn scan_range(&self, from: Bound<&str>, to: Bound<&str>) -> Scan<'_, S> {
-        let owned = |b: Bound<&str>| match b {
-            Bound::Included(k) => Bound::Included(CompactString::from(k)),
-            Bound::Excluded(k) => Bound::Excluded(CompactString::from(k)),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        Scan {
-            store: self,
-            next: owned(from),
-            end: owned(to),
-            prefix: None,
-            buffer: VecDeque::new(),
-            files: Vec::new(),
-            done: false,
-        }
+        let owned = |b: Bound<&str>| b.map(CompactString::from);
+        Scan::new(self, owned(from), owned(to))
+    }
+
+    /// Every row, in id order, with its TOON text.
+    pub fn scan_rows(&self) -> Scan<'_, S, u64> {
+        Scan::new(self, Bound::Unbounded, Bound::Unbounded)
     }
 
     /// Figures about the store now.
@@ -1129,20 +1122,52 @@ impl Recovery {
     }
 }
 
-/// Keys and their TOON text in key order, read in chunks so writers are never held up
-/// for a whole scan.
-pub struct Scan<'s, S: Storage> {
+/// What a scan walks: keys (`CompactString`) or row ids (`u64`), each in its own tree.
+///
+/// Sealed in effect: its methods name crate-private types, so other crates can neither call
+/// nor implement them.
+#[allow(private_interfaces)]
+pub trait ScanKey: Ord + Clone + std::fmt::Debug {
+    #[doc(hidden)]
+    fn tree(index: &Index) -> &BTreeMap<Self, Location>;
+    #[doc(hidden)]
+    fn has_prefix(&self, prefix: &str) -> bool;
+}
+
+#[allow(private_interfaces)]
+impl ScanKey for CompactString {
+    fn tree(index: &Index) -> &BTreeMap<Self, Location> {
+        &index.keys
+    }
+    fn has_prefix(&self, prefix: &str) -> bool {
+        self.starts_with(prefix)
+    }
+}
+
+#[allow(private_interfaces)]
+impl ScanKey for u64 {
+    fn tree(index: &Index) -> &BTreeMap<Self, Location> {
+        &index.rows
+    }
+    fn has_prefix(&self, _: &str) -> bool {
+        true
+    }
+}
+
+/// Keys (or row ids) and their TOON text in order, read in chunks so writers are never
+/// held up for a whole scan.
+pub struct Scan<'s, S: Storage, K: ScanKey = CompactString> {
     store: &'s Store<S>,
-    next: Bound<CompactString>,
-    end: Bound<CompactString>,
+    next: Bound<K>,
+    end: Bound<K>,
     prefix: Option<String>,
-    buffer: VecDeque<(CompactString, Location)>,
+    buffer: VecDeque<(K, Location)>,
     /// The segments the buffered locations are in (one per chunk, as a rule).
     files: Vec<(u64, Arc<S::File>)>,
     done: bool,
 }
 
-impl<S: Storage> std::fmt::Debug for Scan<'_, S> {
+impl<S: Storage, K: ScanKey> std::fmt::Debug for Scan<'_, S, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scan")
             .field("next", &self.next)
@@ -1151,16 +1176,28 @@ impl<S: Storage> std::fmt::Debug for Scan<'_, S> {
     }
 }
 
-impl<S: Storage> Scan<'_, S> {
+impl<'s, S: Storage, K: ScanKey> Scan<'s, S, K> {
     const CHUNK: usize = 256;
+
+    fn new(store: &'s Store<S>, from: Bound<K>, to: Bound<K>) -> Self {
+        Scan {
+            store,
+            next: from,
+            end: to,
+            prefix: None,
+            buffer: VecDeque::new(),
+            files: Vec::new(),
+            done: false,
+        }
+    }
 
     fn fill(&mut self) {
         self.files.clear();
         let state = self.store.state.read().unwrap_or_else(PoisonError::into_inner);
         let range = (self.next.clone(), self.end.clone());
-        for (key, location) in state.index.keys.range::<CompactString, _>(range).take(Self::CHUNK) {
+        for (key, location) in K::tree(&state.index).range(range).take(Self::CHUNK) {
             if let Some(prefix) = &self.prefix
-                && !key.starts_with(prefix.as_str())
+                && !key.has_prefix(prefix)
             {
                 self.done = true;
                 break;
@@ -1178,8 +1215,8 @@ impl<S: Storage> Scan<'_, S> {
     }
 }
 
-impl<S: Storage> Iterator for Scan<'_, S> {
-    type Item = Result<(CompactString, String)>;
+impl<S: Storage, K: ScanKey> Iterator for Scan<'_, S, K> {
+    type Item = Result<(K, String)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.buffer.is_empty() && !self.done {
