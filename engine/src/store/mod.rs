@@ -1161,7 +1161,8 @@ pub struct Scan<'s, S: Storage, K: ScanKey = CompactString> {
     next: Bound<K>,
     end: Bound<K>,
     prefix: Option<String>,
-    buffer: VecDeque<(K, Location)>,
+    /// Buffered entries, each with the position of its segment's file in `files`.
+    buffer: VecDeque<(K, Location, usize)>,
     /// The segments the buffered locations are in (one per chunk, as a rule).
     files: Vec<(u64, Arc<S::File>)>,
     done: bool,
@@ -1202,14 +1203,18 @@ impl<'s, S: Storage, K: ScanKey> Scan<'s, S, K> {
                 self.done = true;
                 break;
             }
-            if !self.files.iter().any(|(id, _)| *id == location.segment) {
-                let Some(file) = state.segments.get(&location.segment) else { continue };
-                self.files.push((location.segment, file.clone()));
-            }
-            self.buffer.push_back((key.clone(), *location));
+            let file = match self.files.iter().position(|(id, _)| *id == location.segment) {
+                Some(file) => file,
+                None => {
+                    let Some(file) = state.segments.get(&location.segment) else { continue };
+                    self.files.push((location.segment, file.clone()));
+                    self.files.len() - 1
+                }
+            };
+            self.buffer.push_back((key.clone(), *location, file));
         }
         match self.buffer.back() {
-            Some((last, _)) => self.next = Bound::Excluded(last.clone()),
+            Some((last, _, _)) => self.next = Bound::Excluded(last.clone()),
             None => self.done = true,
         }
     }
@@ -1226,13 +1231,8 @@ impl<S: Storage, K: ScanKey> Iterator for Scan<'_, S, K> {
             }
             self.fill();
         }
-        let (key, location) = self.buffer.pop_front()?;
-        let (_, file) = self
-            .files
-            .iter()
-            .find(|(id, _)| *id == location.segment)
-            .expect("fill keeps the file of every buffered row");
-        Some(self.store.read_indexed(&location, file).map(|text| (key, text)))
+        let (key, location, file) = self.buffer.pop_front()?;
+        Some(self.store.read_indexed(&location, &self.files[file].1).map(|text| (key, text)))
     }
 }
 
