@@ -171,7 +171,13 @@ fn run(cli: Cli) -> Outcome {
         return toon_command(command);
     }
     let dir = cli.db.ok_or("this command needs --db DIR")?;
-    let store = open_store(&dir)?;
+    // Commands that only read open the store read-only: they run beside a writer, on
+    // read-only media, and leave every file as it was.
+    let read_only = matches!(
+        cli.command,
+        Command::Get { .. } | Command::Scan { .. } | Command::Export { .. } | Command::Stats { .. }
+    );
+    let store = open_store(&dir, read_only)?;
     let outcome = store_command(&store, cli.command);
     let closed = store.close().map_err(|e| e.to_string());
     let code = outcome?;
@@ -184,13 +190,14 @@ type CliStore = Store<crate::io::MmapStorage>;
 #[cfg(target_arch = "wasm32")]
 type CliStore = Store<crate::io::StdStorage>;
 
-fn open_store(dir: &std::path::Path) -> Result<CliStore, String> {
+fn open_store(dir: &std::path::Path, read_only: bool) -> Result<CliStore, String> {
     #[cfg(not(target_arch = "wasm32"))]
     let storage = crate::io::MmapStorage::open_dir(dir);
     #[cfg(target_arch = "wasm32")]
     let storage = crate::io::StdStorage::open_dir(dir);
     let storage = storage.map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
-    Store::open(storage, Options::default()).map_err(|e| e.to_string())
+    let options = Options { read_only, ..Options::default() };
+    Store::open(storage, options).map_err(|e| format!("cannot open {}: {e}", dir.display()))
 }
 
 fn toon_command(command: ToonCommand) -> Outcome {

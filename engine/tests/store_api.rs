@@ -210,3 +210,54 @@ fn immediate_durability_writes_zeros_ahead_and_trims_them() {
     store.close().unwrap();
     assert!(segment_len(&storage) < with_zeros, "closing trims them");
 }
+
+/// Every file's name and bytes, to show an operation changed nothing.
+fn snapshot(storage: &MemoryStorage) -> Vec<(String, Vec<u8>)> {
+    let mut names = storage.list().unwrap();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let file = storage.open(&name, toonstore::io::OpenMode::ReadOnly).unwrap();
+            let bytes = file.read_vec_at(0, file.len().unwrap() as usize).unwrap();
+            (name, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn a_read_only_store_reads_and_changes_nothing() {
+    let read_only = Options { read_only: true, ..small() };
+    let empty = MemoryStorage::new();
+    let missing = Store::open(empty.clone(), read_only.clone()).unwrap_err();
+    assert!(missing.to_string().contains("no store here"), "{missing}");
+    assert!(empty.list().unwrap().is_empty(), "a read-only open created files");
+
+    let storage = MemoryStorage::new();
+    let writer = Store::open(storage.clone(), small()).unwrap();
+    for i in 0..40 {
+        writer.put(&format!("k{i:02}"), &format!("n: {i}")).unwrap();
+    }
+    writer.append("event: one").unwrap();
+    writer.sync().unwrap();
+    // Beside the writer (no lock taken), and with a torn record at the end of the log.
+    let active = storage.list().unwrap().into_iter().filter(|n| n.starts_with("seg-")).max();
+    let active = storage.open(&active.unwrap(), toonstore::io::OpenMode::Existing).unwrap();
+    let end = active.len().unwrap();
+    active.write_at(end, &[0x55; 9]).unwrap();
+    let before = snapshot(&storage);
+
+    let reader = Store::open(storage.clone(), read_only).unwrap();
+    assert_eq!(reader.get("k07").unwrap().as_deref(), Some("n: 7"));
+    assert_eq!(reader.get_row(0).unwrap().as_deref(), Some("event: one"));
+    assert_eq!(reader.scan().count(), 40);
+    assert_eq!(reader.stats().recovered_tail_bytes, 9, "the torn tail is seen");
+    assert!(matches!(reader.put("x", "a: 1"), Err(Error::ReadOnly)));
+    assert!(matches!(reader.append("a: 1"), Err(Error::ReadOnly)));
+    assert!(matches!(reader.delete("k01"), Err(Error::ReadOnly)));
+    assert!(matches!(reader.compact(), Err(Error::ReadOnly)));
+    reader.sync().unwrap();
+    reader.close().unwrap();
+    assert!(snapshot(&storage) == before, "a read-only store changed a file");
+    drop(writer);
+}

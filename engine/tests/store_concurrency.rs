@@ -1,6 +1,7 @@
 //! One writer at a time, readers in parallel: a store is `Send + Sync`; readers never see
 //! a torn or foreign document while writers and a compaction run; concurrent `Immediate`
-//! writers all land; a second writer on the same directory gets `Locked`.
+//! writers all land; a second writer on the same directory gets `Locked`, a read-only
+//! open does not.
 
 use std::sync::Arc;
 use std::thread;
@@ -114,6 +115,14 @@ fn a_second_writer_on_a_directory_is_locked_out() {
     let first = Store::open_dir(&dir, Options::default()).unwrap();
     first.put("k", "a: 1").unwrap();
     assert!(matches!(Store::open_dir(&dir, Options::default()), Err(Error::Locked)));
+    // Readers are not writers: a read-only open works beside the writer and sees what it
+    // had written when the reader opened.
+    first.sync().unwrap();
+    let reader = Store::open_dir(&dir, Options { read_only: true, ..Options::default() }).unwrap();
+    first.put("later", "b: 2").unwrap();
+    assert_eq!(reader.get("k").unwrap().as_deref(), Some("a: 1"));
+    assert_eq!(reader.get("later").unwrap(), None);
+    reader.close().unwrap();
     first.close().unwrap();
     drop(first);
     let second = Store::open_dir(&dir, Options::default()).expect("free once the first is gone");

@@ -13,7 +13,7 @@ type Check<S> = (&'static str, fn(&S));
 
 /// Runs every check, each on a fresh storage from `make`. Returns the number of checks.
 pub fn run<S: Storage>(make: impl Fn() -> S) -> usize {
-    let checks: [Check<S>; 12] = [
+    let checks: [Check<S>; 13] = [
         ("create, list and open existing", create_list_open),
         ("exact reads and writes", exact_reads_and_writes),
         ("reads past the end fail", reads_past_end_fail),
@@ -26,6 +26,7 @@ pub fn run<S: Storage>(make: impl Fn() -> S) -> usize {
         ("large writes", large_writes),
         ("empty reads and writes", empty_reads_and_writes),
         ("names are validated", names_are_validated),
+        ("read-only handles read and refuse changes", read_only_handles),
     ];
     for (name, check) in checks {
         let storage = make();
@@ -47,14 +48,24 @@ pub fn run<S: Storage>(make: impl Fn() -> S) -> usize {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn run_in_temp_dirs<S: Storage>(name: &str, open: impl Fn(&std::path::Path) -> S) -> usize {
     let root = std::env::temp_dir().join(format!("toonstore-{name}-{}", std::process::id()));
+    let checks = run_in_dirs(&root, open);
+    let _ = std::fs::remove_dir_all(root);
+    checks
+}
+
+/// [`run`] on fresh directories `root/0`, `root/1`, ...; also what a WASI guest calls on a
+/// directory its host gives it.
+#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
+pub fn run_in_dirs<S: Storage>(
+    root: &std::path::Path,
+    open: impl Fn(&std::path::Path) -> S,
+) -> usize {
     let counter = std::sync::atomic::AtomicUsize::new(0);
-    let checks = run(|| {
+    run(|| {
         let dir = root.join(counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string());
         let _ = std::fs::remove_dir_all(&dir);
         open(&dir)
-    });
-    let _ = std::fs::remove_dir_all(root);
-    checks
+    })
 }
 
 /// Reads through both read calls, which must agree.
@@ -180,4 +191,21 @@ fn names_are_validated<S: Storage>(storage: &S) {
         let kind = storage.open(bad, OpenMode::Create).err().map(|e| e.kind());
         assert_eq!(kind, Some(ErrorKind::InvalidInput), "name {bad:?}");
     }
+}
+
+fn read_only_handles<S: Storage>(storage: &S) {
+    let kind = storage.open("missing", OpenMode::ReadOnly).err().map(|e| e.kind());
+    assert_eq!(kind, Some(ErrorKind::NotFound), "read-only open of a missing file");
+    let file = storage.open("f", OpenMode::Create).unwrap();
+    file.write_at(0, b"kept").unwrap();
+    file.sync_data().unwrap();
+    let reader = storage.open("f", OpenMode::ReadOnly).unwrap();
+    assert_eq!(read(&reader, 0, 4), b"kept");
+    assert!(reader.write_at(0, b"lost").is_err(), "a write through a read-only handle");
+    assert!(reader.set_len(1).is_err(), "set_len through a read-only handle");
+    assert_eq!(read(&file, 0, 4), b"kept");
+    assert_eq!(reader.len().unwrap(), 4);
+    // A read-only handle still sees what other handles write.
+    file.write_at(4, b"+").unwrap();
+    assert_eq!(read(&reader, 0, 5), b"kept+");
 }

@@ -20,6 +20,7 @@ type SharedBytes = Arc<RwLock<Vec<u8>>>;
 #[derive(Debug)]
 pub struct MemoryFile {
     data: Arc<RwLock<Vec<u8>>>,
+    read_only: bool,
 }
 
 impl MemoryStorage {
@@ -55,11 +56,11 @@ impl Storage for MemoryStorage {
         let data = match (files.get(name), mode) {
             (Some(data), _) => data.clone(),
             (None, OpenMode::Create) => files.entry(name.to_owned()).or_default().clone(),
-            (None, OpenMode::Existing) => {
+            (None, OpenMode::Existing | OpenMode::ReadOnly) => {
                 return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {name:?}")));
             }
         };
-        Ok(MemoryFile { data })
+        Ok(MemoryFile { data, read_only: mode == OpenMode::ReadOnly })
     }
 
     fn remove(&self, name: &str) -> io::Result<()> {
@@ -79,6 +80,15 @@ impl Storage for MemoryStorage {
     }
 }
 
+impl MemoryFile {
+    fn check_writable(&self) -> io::Result<()> {
+        match self.read_only {
+            true => Err(io::Error::new(io::ErrorKind::PermissionDenied, "opened read-only")),
+            false => Ok(()),
+        }
+    }
+}
+
 impl File for MemoryFile {
     fn len(&self) -> io::Result<u64> {
         Ok(self.data.read().unwrap_or_else(PoisonError::into_inner).len() as u64)
@@ -94,6 +104,7 @@ impl File for MemoryFile {
     }
 
     fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.check_writable()?;
         let end = offset
             .checked_add(bytes.len() as u64)
             .and_then(|end| usize::try_from(end).ok())
@@ -107,6 +118,7 @@ impl File for MemoryFile {
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
+        self.check_writable()?;
         let len = usize::try_from(len)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "length beyond memory"))?;
         self.data.write().unwrap_or_else(PoisonError::into_inner).resize(len, 0);

@@ -41,7 +41,10 @@ fn map(file: &std::fs::File) -> io::Result<Option<Mmap>> {
     }
     // SAFETY: the engine owns the directory (it holds its lock) and never shrinks a file
     // under a live map without remapping first (`set_len`), so the mapped bytes stay valid.
-    // Another process editing the files would break this, as it would break the store.
+    // A read-only store may map files a writer in another process still changes: it reads
+    // only records that were whole when it opened, and no writer ever cuts those (only a
+    // torn tail or zeros written ahead past them). Another program editing the files would
+    // break this, as it would break the store.
     unsafe { Mmap::map(file) }.map(Some)
 }
 

@@ -49,6 +49,9 @@ pub enum OpenMode {
     Create,
     /// Fail with [`io::ErrorKind::NotFound`] when it does not exist.
     Existing,
+    /// Like `Existing`, for reading only: writes and `set_len` through the handle fail (the
+    /// error is the platform's), so a store opened read-only works on read-only media.
+    ReadOnly,
 }
 
 /// A flat namespace of named files.

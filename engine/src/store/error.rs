@@ -28,6 +28,8 @@ pub enum Error {
     UnsupportedVersion { file: String, version: u32 },
     /// The store was closed.
     Closed,
+    /// The store was opened with [`crate::store::Options::read_only`].
+    ReadOnly,
     /// A key is empty or not allowed (see [`crate::store::MAX_KEY_BYTES`]).
     InvalidKey(String),
 }
@@ -54,6 +56,7 @@ impl fmt::Display for Error {
                 write!(f, "{file} has format version {version}, which this build does not read")
             }
             Error::Closed => write!(f, "the store is closed"),
+            Error::ReadOnly => write!(f, "the store is open read-only"),
             Error::InvalidKey(why) => write!(f, "invalid key: {why}"),
         }
     }

@@ -103,7 +103,7 @@ pub(crate) fn write<S: Storage>(storage: &S, id: u64, bytes: &[u8]) -> Result<()
 
 /// Reads hint `id`; `None` when it is missing or not intact (then the log is replayed).
 pub(crate) fn read<S: Storage>(storage: &S, id: u64) -> Result<Option<Snapshot>> {
-    let Ok(file) = storage.open(&name(id), OpenMode::Existing) else { return Ok(None) };
+    let Ok(file) = storage.open(&name(id), OpenMode::ReadOnly) else { return Ok(None) };
     let len = file.len()? as usize;
     if len < HEADER + 4 {
         return Ok(None);

@@ -103,7 +103,7 @@ impl Manifest {
 
 /// Reads the winning slot; `Ok(None)` for a missing or empty file (a new store).
 pub(crate) fn load<S: Storage>(storage: &S) -> Result<Option<Manifest>> {
-    let file = match storage.open(FILE, OpenMode::Existing) {
+    let file = match storage.open(FILE, OpenMode::ReadOnly) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),

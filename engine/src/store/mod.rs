@@ -82,6 +82,11 @@ pub struct Options {
     /// Memory for decoded documents, split evenly over 16 LRU shards (a document larger
     /// than a shard's share is not cached). Default: 32 MiB.
     pub cache_bytes: usize,
+    /// Open for reading only: no file is created, changed or locked (so it works on
+    /// read-only media and beside a writer), a torn tail is skipped rather than cut off, and
+    /// every write fails with [`Error::ReadOnly`]. The store is seen as it was at open.
+    /// Default: false.
+    pub read_only: bool,
 }
 
 impl Default for Options {
@@ -92,6 +97,7 @@ impl Default for Options {
             max_store_bytes: 1 << 30,
             segment_bytes: 64 << 20,
             cache_bytes: 32 << 20,
+            read_only: false,
         }
     }
 }
@@ -249,6 +255,17 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A read-only open finding no manifest: there is no store to read.
+fn no_store(e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no store here (a read-only open does not create one)",
+        )),
+        _ => e.into(),
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 impl Store<crate::io::MmapStorage> {
     /// Opens (or creates) the store in directory `dir`, reading sealed segments through
@@ -261,13 +278,25 @@ impl Store<crate::io::MmapStorage> {
 impl<S: Storage> Store<S> {
     /// Opens the store held by `storage`, creating it when the storage is empty.
     pub fn open(storage: S, options: Options) -> Result<Self> {
-        storage.lock().map_err(|e| match e.kind() {
-            std::io::ErrorKind::WouldBlock => Error::Locked,
-            _ => e.into(),
-        })?;
-        let manifest_file = storage.open(manifest::FILE, OpenMode::Create)?;
+        let mode = match options.read_only {
+            true => OpenMode::ReadOnly,
+            false => OpenMode::Existing,
+        };
+        if !options.read_only {
+            storage.lock().map_err(|e| match e.kind() {
+                std::io::ErrorKind::WouldBlock => Error::Locked,
+                _ => e.into(),
+            })?;
+        }
+        let manifest_file = match options.read_only {
+            true => storage.open(manifest::FILE, OpenMode::ReadOnly).map_err(no_store)?,
+            false => storage.open(manifest::FILE, OpenMode::Create)?,
+        };
         let manifest = match manifest::load(&storage) {
             Ok(Some(manifest)) => manifest,
+            Ok(None) if options.read_only => {
+                return Err(no_store(std::io::ErrorKind::NotFound.into()));
+            }
             Ok(None) => Self::create(&storage, &manifest_file)?,
             // A first manifest write torn by a crash: the store was never opened.
             Err(Error::Corrupted { .. }) if Self::interrupted_creation(&storage)? => {
@@ -277,9 +306,7 @@ impl<S: Storage> Store<S> {
         };
         let mut segments = HashMap::new();
         for &id in &manifest.segments {
-            let file = storage.open(&segment::name(id), OpenMode::Existing).map_err(|e| match e
-                .kind()
-            {
+            let file = storage.open(&segment::name(id), mode).map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => {
                     corrupted(&segment::name(id), 0, "segment named by the manifest is missing")
                 }
@@ -288,7 +315,7 @@ impl<S: Storage> Store<S> {
             segment::check_header(&file, id)?;
             segments.insert(id, Arc::new(file));
         }
-        let mut recovery = Recovery::default();
+        let mut recovery = Recovery { read_only: options.read_only, ..Recovery::default() };
         let snapshot = match manifest.hint {
             0 => None,
             id => hint::read(&storage, id)?,
@@ -312,7 +339,7 @@ impl<S: Storage> Store<S> {
         }
         let active_id = manifest.segments[last];
         let active = segments[&active_id].clone();
-        let end = active.len()?;
+        let end = recovery.end;
         let mut disk_bytes = 0;
         for file in segments.values() {
             disk_bytes += file.len()?;
@@ -344,7 +371,9 @@ impl<S: Storage> Store<S> {
             options,
             storage,
         };
-        store.remove_orphans()?;
+        if !store.options.read_only {
+            store.remove_orphans()?;
+        }
         Ok(store)
     }
 
@@ -353,7 +382,7 @@ impl<S: Storage> Store<S> {
     fn interrupted_creation(storage: &S) -> Result<bool> {
         for name in storage.list()? {
             let Some(id) = segment::id_of(&name) else { continue };
-            if id != 1 || storage.open(&name, OpenMode::Existing)?.len()? > segment::HEADER {
+            if id != 1 || storage.open(&name, OpenMode::ReadOnly)?.len()? > segment::HEADER {
                 return Ok(false);
             }
         }
@@ -404,6 +433,14 @@ impl<S: Storage> Store<S> {
             return Err(Error::Poisoned);
         }
         Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        match self.options.read_only {
+            true => Err(Error::ReadOnly),
+            false => Ok(()),
+        }
     }
 
     /// Marks the store failed: after a failed write or sync nothing is known about the
@@ -529,7 +566,7 @@ impl<S: Storage> Store<S> {
     /// Appends one record holding `ops`, updates the index, and makes it durable as the
     /// options say. Nothing is written when a limit would be passed.
     fn write(&self, ops: &[Op<'_>]) -> Result<Outcome> {
-        self.check_open()?;
+        self.check_writable()?;
         let mut writer = lock(&self.writer);
         self.check_open()?;
         let mut ops = ops.to_vec();
@@ -726,6 +763,9 @@ impl<S: Storage> Store<S> {
     /// Makes every write so far durable.
     pub fn sync(&self) -> Result<()> {
         self.check_open()?;
+        if self.options.read_only {
+            return Ok(());
+        }
         let written = {
             let mut writer = lock(&self.writer);
             if let Err(e) = self.flush(&mut writer) {
@@ -876,7 +916,7 @@ impl<S: Storage> Store<S> {
     /// while it runs; readers do not (they keep reading the old segments until they are
     /// gone from the index).
     pub fn compact(&self) -> Result<Compaction> {
-        self.check_open()?;
+        self.check_writable()?;
         let mut writer = lock(&self.writer);
         let before = writer.disk_bytes;
         let result = self.compact_locked(&mut writer);
@@ -993,6 +1033,10 @@ impl<S: Storage> Store<S> {
     /// return [`Error::Closed`].
     pub fn close(&self) -> Result<()> {
         self.check_open()?;
+        if self.options.read_only {
+            self.closed.store(true, Ordering::Release);
+            return Ok(());
+        }
         let mut writer = lock(&self.writer);
         self.check_open()?;
         // Sync under the writer lock, so the hint covers only bytes that are durable (a
@@ -1067,7 +1111,12 @@ struct Recovery {
     index: Index,
     next_row: u64,
     sequence: u64,
+    /// Bytes of a torn tail found in the active segment.
     truncated: u64,
+    /// Where the active segment's last whole record ends.
+    end: u64,
+    /// Leave a torn tail in place (read-only opens): it is skipped, not cut off.
+    read_only: bool,
 }
 
 impl Recovery {
@@ -1091,8 +1140,11 @@ impl Recovery {
             let decoded = match record::decode(&bytes[at..]) {
                 Ok(decoded) => decoded,
                 Err(_) if active => {
-                    file.set_len(from + at as u64)?;
-                    file.sync_data()?;
+                    self.end = from + at as u64;
+                    if !self.read_only {
+                        file.set_len(self.end)?;
+                        file.sync_data()?;
+                    }
                     // Zeros written ahead by `Immediate` durability are not a torn record.
                     if bytes[at..].iter().any(|&b| b != 0) {
                         self.truncated = (bytes.len() - at) as u64;
@@ -1117,6 +1169,9 @@ impl Recovery {
                 self.index.apply(op, id, record_start, *value_offset);
             }
             at += decoded.len;
+        }
+        if active {
+            self.end = len;
         }
         Ok(())
     }
