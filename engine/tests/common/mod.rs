@@ -1,6 +1,7 @@
-//! Helpers shared by the codec's integration tests.
+//! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod generate;
 
 use toonstore::toon::Value;
