@@ -1,0 +1,506 @@
+//! A directory held in host memory, for tests and ephemeral runs: a tree of directories and
+//! byte vectors behind wasi-common's [`WasiDir`]/[`WasiFile`], optionally seeded from a host
+//! directory and dumped to one at exit.
+//!
+//! Paths are resolved here, component by component: absolute paths are refused, `..` may not
+//! climb above the preopened directory, and there are no symlinks to follow out of it.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::io::{IoSlice, IoSliceMut, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+
+use wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity};
+use wasi_common::file::{Advice, FdFlags, FileType, Filestat, OFlags};
+use wasi_common::snapshots::preview_1::types::Errno;
+use wasi_common::{Error, ErrorExt, SystemTimeSpec, WasiDir, WasiFile};
+
+static NEXT_INODE: AtomicU64 = AtomicU64::new(1);
+
+fn next_inode() -> u64 {
+    NEXT_INODE.fetch_add(1, Relaxed)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Debug)]
+struct FileNode {
+    inode: u64,
+    bytes: Mutex<Vec<u8>>,
+}
+
+#[derive(Debug)]
+struct DirNode {
+    inode: u64,
+    /// `None` for the preopened directory: `..` stops there.
+    parent: Option<Weak<DirNode>>,
+    entries: Mutex<BTreeMap<String, Node>>,
+}
+
+#[derive(Clone, Debug)]
+enum Node {
+    File(Arc<FileNode>),
+    Dir(Arc<DirNode>),
+}
+
+impl Node {
+    fn filestat(&self) -> Filestat {
+        let (inode, filetype, size) = match self {
+            Node::File(file) => (file.inode, FileType::RegularFile, lock(&file.bytes).len()),
+            Node::Dir(dir) => (dir.inode, FileType::Directory, 0),
+        };
+        Filestat {
+            device_id: 0,
+            inode,
+            filetype,
+            nlink: 1,
+            size: size as u64,
+            atim: None,
+            mtim: None,
+            ctim: None,
+        }
+    }
+}
+
+impl DirNode {
+    fn new(parent: Option<Weak<DirNode>>) -> Arc<DirNode> {
+        Arc::new(DirNode { inode: next_inode(), parent, entries: Mutex::default() })
+    }
+}
+
+/// A directory of the in-memory tree (the preopened one, or one the guest opened inside it).
+#[derive(Clone, Debug)]
+pub struct MemoryDir {
+    dir: Arc<DirNode>,
+}
+
+impl Default for MemoryDir {
+    fn default() -> MemoryDir {
+        MemoryDir::new()
+    }
+}
+
+impl MemoryDir {
+    /// An empty directory.
+    pub fn new() -> MemoryDir {
+        MemoryDir { dir: DirNode::new(None) }
+    }
+
+    /// A copy of the host directory `path` (regular files and directories; nothing else).
+    pub fn load(path: &Path) -> std::io::Result<MemoryDir> {
+        let memory = MemoryDir::new();
+        load_into(&memory.dir, path)?;
+        Ok(memory)
+    }
+
+    /// Writes the tree into the host directory `path`, creating it and replacing files of
+    /// the same names.
+    pub fn dump(&self, path: &Path) -> std::io::Result<()> {
+        dump_from(&self.dir, path)
+    }
+
+    /// Bytes of all files in the tree.
+    pub fn bytes(&self) -> u64 {
+        bytes_under(&self.dir)
+    }
+
+    /// The parent directory of `path`'s last component, and that component (`None` for the
+    /// directory itself: `""`, `"."`, or a path ending in `..`).
+    fn resolve_parent(&self, path: &str) -> Result<(Arc<DirNode>, Option<String>), Error> {
+        if path.starts_with('/') {
+            return Err(Error::from(Errno::Notcapable).context("absolute path"));
+        }
+        let mut dir = self.dir.clone();
+        let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let Some((last, walk)) = components.split_last() else { return Ok((dir, None)) };
+        for &component in walk {
+            dir = step(&dir, component)?;
+        }
+        match *last {
+            "." => Ok((dir, None)),
+            ".." => Ok((parent_of(&dir)?, None)),
+            name => Ok((dir, Some(name.to_owned()))),
+        }
+    }
+
+    fn lookup(&self, path: &str) -> Result<Node, Error> {
+        match self.resolve_parent(path)? {
+            (dir, None) => Ok(Node::Dir(dir)),
+            (dir, Some(name)) => lock(&dir.entries).get(&name).cloned().ok_or(Error::not_found()),
+        }
+    }
+}
+
+fn parent_of(dir: &Arc<DirNode>) -> Result<Arc<DirNode>, Error> {
+    match &dir.parent {
+        None => Err(Error::from(Errno::Notcapable).context("`..` leaves the directory")),
+        Some(parent) => parent.upgrade().ok_or(Error::not_found()),
+    }
+}
+
+fn step(dir: &Arc<DirNode>, component: &str) -> Result<Arc<DirNode>, Error> {
+    match component {
+        "." => Ok(dir.clone()),
+        ".." => parent_of(dir),
+        name => match lock(&dir.entries).get(name) {
+            Some(Node::Dir(child)) => Ok(child.clone()),
+            Some(Node::File(_)) => Err(Error::not_dir()),
+            None => Err(Error::not_found()),
+        },
+    }
+}
+
+fn load_into(dir: &Arc<DirNode>, path: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|name| std::io::Error::other(format!("file name {name:?} is not UTF-8")))?;
+        let kind = entry.file_type()?;
+        let node = if kind.is_dir() {
+            let child = DirNode::new(Some(Arc::downgrade(dir)));
+            load_into(&child, &entry.path())?;
+            Node::Dir(child)
+        } else if kind.is_file() {
+            let bytes = Mutex::new(std::fs::read(entry.path())?);
+            Node::File(Arc::new(FileNode { inode: next_inode(), bytes }))
+        } else {
+            continue;
+        };
+        lock(&dir.entries).insert(name, node);
+    }
+    Ok(())
+}
+
+fn dump_from(dir: &DirNode, path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    for (name, node) in lock(&dir.entries).iter() {
+        match node {
+            Node::File(file) => std::fs::write(path.join(name), &*lock(&file.bytes))?,
+            Node::Dir(child) => dump_from(child, &path.join(name))?,
+        }
+    }
+    Ok(())
+}
+
+fn bytes_under(dir: &DirNode) -> u64 {
+    lock(&dir.entries)
+        .values()
+        .map(|node| match node {
+            Node::File(file) => lock(&file.bytes).len() as u64,
+            Node::Dir(child) => bytes_under(child),
+        })
+        .sum()
+}
+
+#[async_trait::async_trait]
+impl WasiDir for MemoryDir {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    async fn open_file(
+        &self,
+        _symlink_follow: bool,
+        path: &str,
+        oflags: OFlags,
+        // wasi-common checks read and write rights before a read or write reaches a file;
+        // resizing is checked here.
+        _read: bool,
+        write: bool,
+        fdflags: FdFlags,
+    ) -> Result<OpenResult, Error> {
+        let (dir, name) = self.resolve_parent(path)?;
+        let Some(name) = name else {
+            if write || oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE) {
+                return Err(Error::from(Errno::Isdir));
+            }
+            return Ok(OpenResult::Dir(Box::new(MemoryDir { dir })));
+        };
+        let mut entries = lock(&dir.entries);
+        let file = match entries.get(&name) {
+            Some(_) if oflags.contains(OFlags::CREATE | OFlags::EXCLUSIVE) => {
+                return Err(Error::exist());
+            }
+            Some(Node::Dir(child)) => {
+                if write || oflags.contains(OFlags::TRUNCATE) {
+                    return Err(Error::from(Errno::Isdir));
+                }
+                return Ok(OpenResult::Dir(Box::new(MemoryDir { dir: child.clone() })));
+            }
+            Some(Node::File(_)) if oflags.contains(OFlags::DIRECTORY) => {
+                return Err(Error::not_dir());
+            }
+            Some(Node::File(file)) => file.clone(),
+            None if oflags.contains(OFlags::CREATE) && !oflags.contains(OFlags::DIRECTORY) => {
+                let file = Arc::new(FileNode { inode: next_inode(), bytes: Mutex::default() });
+                entries.insert(name, Node::File(file.clone()));
+                file
+            }
+            None => return Err(Error::not_found()),
+        };
+        if oflags.contains(OFlags::TRUNCATE) {
+            lock(&file.bytes).clear();
+        }
+        let writable = write || oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE);
+        let handle =
+            MemoryFile { file, writable, position: Mutex::new(0), fdflags: RwLock::new(fdflags) };
+        Ok(OpenResult::File(Box::new(handle)))
+    }
+
+    async fn create_dir(&self, path: &str) -> Result<(), Error> {
+        let (dir, name) = self.resolve_parent(path)?;
+        let name = name.ok_or(Error::exist())?;
+        let mut entries = lock(&dir.entries);
+        if entries.contains_key(&name) {
+            return Err(Error::exist());
+        }
+        entries.insert(name, Node::Dir(DirNode::new(Some(Arc::downgrade(&dir)))));
+        Ok(())
+    }
+
+    async fn readdir(
+        &self,
+        cursor: ReaddirCursor,
+    ) -> Result<Box<dyn Iterator<Item = Result<ReaddirEntity, Error>> + Send>, Error> {
+        let parent_inode = self.dir.parent.as_ref().and_then(Weak::upgrade).map(|p| p.inode);
+        let mut listing = vec![
+            (".".to_owned(), self.dir.inode, FileType::Directory),
+            ("..".to_owned(), parent_inode.unwrap_or(self.dir.inode), FileType::Directory),
+        ];
+        for (name, node) in lock(&self.dir.entries).iter() {
+            let stat = node.filestat();
+            listing.push((name.clone(), stat.inode, stat.filetype));
+        }
+        let entities = listing.into_iter().enumerate().skip(u64::from(cursor) as usize).map(
+            |(index, (name, inode, filetype))| {
+                Ok(ReaddirEntity {
+                    next: ReaddirCursor::from(index as u64 + 1),
+                    inode,
+                    name,
+                    filetype,
+                })
+            },
+        );
+        Ok(Box::new(entities.collect::<Vec<_>>().into_iter()))
+    }
+
+    async fn remove_dir(&self, path: &str) -> Result<(), Error> {
+        let (dir, name) = self.resolve_parent(path)?;
+        let name = name.ok_or(Error::invalid_argument())?;
+        let mut entries = lock(&dir.entries);
+        match entries.get(&name) {
+            Some(Node::Dir(child)) if lock(&child.entries).is_empty() => {}
+            Some(Node::Dir(_)) => return Err(Error::from(Errno::Notempty)),
+            Some(Node::File(_)) => return Err(Error::not_dir()),
+            None => return Err(Error::not_found()),
+        }
+        entries.remove(&name);
+        Ok(())
+    }
+
+    async fn unlink_file(&self, path: &str) -> Result<(), Error> {
+        let (dir, name) = self.resolve_parent(path)?;
+        let name = name.ok_or(Error::from(Errno::Isdir))?;
+        let mut entries = lock(&dir.entries);
+        match entries.get(&name) {
+            Some(Node::File(_)) => {}
+            Some(Node::Dir(_)) => return Err(Error::from(Errno::Isdir)),
+            None => return Err(Error::not_found()),
+        }
+        entries.remove(&name);
+        Ok(())
+    }
+
+    async fn get_filestat(&self) -> Result<Filestat, Error> {
+        Ok(Node::Dir(self.dir.clone()).filestat())
+    }
+
+    async fn get_path_filestat(&self, path: &str, _follow: bool) -> Result<Filestat, Error> {
+        Ok(self.lookup(path)?.filestat())
+    }
+
+    async fn rename(&self, path: &str, dest_dir: &dyn WasiDir, dest: &str) -> Result<(), Error> {
+        let dest_dir = dest_dir
+            .as_any()
+            .downcast_ref::<MemoryDir>()
+            .ok_or(Error::from(Errno::Xdev).context("rename across directory kinds"))?;
+        let (from_dir, from_name) = self.resolve_parent(path)?;
+        let (to_dir, to_name) = dest_dir.resolve_parent(dest)?;
+        let (from_name, to_name) =
+            from_name.zip(to_name).ok_or(Error::invalid_argument().context("rename of `.`"))?;
+        let node = lock(&from_dir.entries).remove(&from_name).ok_or(Error::not_found())?;
+        lock(&to_dir.entries).insert(to_name, node);
+        Ok(())
+    }
+
+    async fn set_times(
+        &self,
+        path: &str,
+        _atime: Option<SystemTimeSpec>,
+        _mtime: Option<SystemTimeSpec>,
+        _follow: bool,
+    ) -> Result<(), Error> {
+        // No times are kept; the call succeeds for what exists.
+        self.lookup(path).map(drop)
+    }
+}
+
+/// An open file of the in-memory tree, with its own position for cursor reads and writes.
+#[derive(Debug)]
+struct MemoryFile {
+    file: Arc<FileNode>,
+    /// Opened for writing: resizing needs it, as `ftruncate` does.
+    writable: bool,
+    position: Mutex<u64>,
+    fdflags: RwLock<FdFlags>,
+}
+
+impl MemoryFile {
+    fn read_at(&self, bufs: &mut [IoSliceMut<'_>], offset: u64) -> u64 {
+        let bytes = lock(&self.file.bytes);
+        let mut at = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let start = at;
+        for buf in bufs {
+            let n = buf.len().min(bytes.len() - at);
+            buf[..n].copy_from_slice(&bytes[at..at + n]);
+            at += n;
+        }
+        (at - start) as u64
+    }
+
+    fn write_at(&self, bufs: &[IoSlice<'_>], offset: Option<u64>) -> Result<(u64, u64), Error> {
+        let mut bytes = lock(&self.file.bytes);
+        let start = offset.unwrap_or(bytes.len() as u64);
+        let len: u64 = bufs.iter().map(|b| b.len() as u64).sum();
+        let end = usize::try_from(start + len).map_err(|_| Error::from(Errno::Fbig))?;
+        if bytes.len() < end {
+            bytes.resize(end, 0);
+        }
+        let mut at = start as usize;
+        for buf in bufs {
+            bytes[at..at + buf.len()].copy_from_slice(buf);
+            at += buf.len();
+        }
+        Ok((len, end as u64))
+    }
+
+    fn appends(&self) -> bool {
+        self.fdflags.read().unwrap_or_else(PoisonError::into_inner).contains(FdFlags::APPEND)
+    }
+}
+
+#[async_trait::async_trait]
+impl WasiFile for MemoryFile {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    async fn get_filetype(&self) -> Result<FileType, Error> {
+        Ok(FileType::RegularFile)
+    }
+
+    async fn get_fdflags(&self) -> Result<FdFlags, Error> {
+        Ok(*self.fdflags.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    async fn set_fdflags(&mut self, flags: FdFlags) -> Result<(), Error> {
+        *self.fdflags.write().unwrap_or_else(PoisonError::into_inner) = flags;
+        Ok(())
+    }
+
+    async fn get_filestat(&self) -> Result<Filestat, Error> {
+        Ok(Node::File(self.file.clone()).filestat())
+    }
+
+    async fn set_filestat_size(&self, size: u64) -> Result<(), Error> {
+        if !self.writable {
+            return Err(Error::badf().context("the file is not open for writing"));
+        }
+        let size = usize::try_from(size).map_err(|_| Error::from(Errno::Fbig))?;
+        lock(&self.file.bytes).resize(size, 0);
+        Ok(())
+    }
+
+    async fn advise(&self, _offset: u64, _len: u64, _advice: Advice) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn set_times(
+        &self,
+        _atime: Option<SystemTimeSpec>,
+        _mtime: Option<SystemTimeSpec>,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn read_vectored<'a>(&self, bufs: &mut [IoSliceMut<'a>]) -> Result<u64, Error> {
+        let mut position = lock(&self.position);
+        let n = self.read_at(bufs, *position);
+        *position += n;
+        Ok(n)
+    }
+
+    async fn read_vectored_at<'a>(
+        &self,
+        bufs: &mut [IoSliceMut<'a>],
+        offset: u64,
+    ) -> Result<u64, Error> {
+        Ok(self.read_at(bufs, offset))
+    }
+
+    async fn write_vectored<'a>(&self, bufs: &[IoSlice<'a>]) -> Result<u64, Error> {
+        let mut position = lock(&self.position);
+        let at = if self.appends() { None } else { Some(*position) };
+        let (n, end) = self.write_at(bufs, at)?;
+        *position = end;
+        Ok(n)
+    }
+
+    async fn write_vectored_at<'a>(&self, bufs: &[IoSlice<'a>], offset: u64) -> Result<u64, Error> {
+        Ok(self.write_at(bufs, Some(offset))?.0)
+    }
+
+    async fn seek(&self, pos: SeekFrom) -> Result<u64, Error> {
+        let mut position = lock(&self.position);
+        let len = lock(&self.file.bytes).len() as i128;
+        let target = match pos {
+            SeekFrom::Start(at) => i128::from(at),
+            SeekFrom::Current(delta) => i128::from(*position) + i128::from(delta),
+            SeekFrom::End(delta) => len + i128::from(delta),
+        };
+        *position = u64::try_from(target).map_err(|_| Error::invalid_argument())?;
+        Ok(*position)
+    }
+
+    async fn peek(&self, buf: &mut [u8]) -> Result<u64, Error> {
+        let position = *lock(&self.position);
+        Ok(self.read_at(&mut [IoSliceMut::new(buf)], position))
+    }
+
+    fn num_ready_bytes(&self) -> Result<u64, Error> {
+        let position = *lock(&self.position);
+        Ok((lock(&self.file.bytes).len() as u64).saturating_sub(position))
+    }
+
+    async fn readable(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn writable(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Where the dump of memory directory `guest` goes when several are dumped into `dir`.
+pub fn dump_path(dir: &Path, guest: &str, several: bool) -> PathBuf {
+    match several {
+        true => dir.join(guest.trim_start_matches('/')),
+        false => dir.to_path_buf(),
+    }
+}
