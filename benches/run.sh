@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one benchmark suite and rewrites its section of BENCHMARKS.md from the results.
-# Usage: benches/run.sh codec|engine
+# Usage: benches/run.sh codec|engine|wasi
 set -euo pipefail
 cd "$(dirname "$0")/.."
 section="${1:-codec}"
@@ -13,7 +13,26 @@ case "$section" in
       > target/bench-data/codec.results.json
     ;;
   engine) cargo bench -p toonstore-benches --bench engine ;;
-  *) echo "error: unknown suite $section (known: codec, engine)" >&2; exit 2 ;;
+  wasi)
+    # The engine workload natively and as one wasm module under our host and the wasmtime
+    # CLI (installed by .ci/test), then module start times; every program times itself.
+    cargo build --release -p toonstore --example workload
+    cargo build --release -p toonstore --target wasm32-wasip1 --example workload --bin toonstore
+    cargo build --release -p toonstore-host --bin toonstore-host --example start_time
+    data=target/bench-data
+    work=$data/wasi-work
+    module=target/wasm32-wasip1/release/examples/workload.wasm
+    rm -rf "$work" && mkdir -p "$work"
+    target/release/examples/workload "$work" > "$data/wasi-native.json"
+    target/release/examples/workload "$work" 100000 3 std > "$data/wasi-native-std.json"
+    target/release/toonstore-host run --cache-dir "$data/module-cache" --dir "$work::/work" \
+      "$module" -- /work > "$data/wasi-host.json"
+    wasmtime run --dir "$work::/work" "$module" /work > "$data/wasi-wasmtime.json"
+    target/release/examples/start_time target/wasm32-wasip1/release/toonstore.wasm \
+      > "$data/wasi-start.json"
+    rm -rf "$work"
+    ;;
+  *) echo "error: unknown suite $section (known: codec, engine, wasi)" >&2; exit 2 ;;
 esac
 run="Run of $(date -u +%F) on $(nproc) cores ($(uname -m), $(rustc --version | cut -d' ' -f1-2))"
 cargo run -q --release -p toonstore-benches --bin report -- "$section" "$run"

@@ -16,11 +16,15 @@ fn main() {
     for ((group, function), m) in load_external(&section) {
         results.insert((group, function), m);
     }
+    if section == "wasi" {
+        results.extend(load_wasi());
+    }
     let body = match section.as_str() {
         "codec" => codec(&results, &run),
         "engine" => engine(&results, &run),
+        "wasi" => wasi(&results, &run),
         other => {
-            eprintln!("error: unknown section {other:?} (known: codec, engine)");
+            eprintln!("error: unknown section {other:?} (known: codec, engine, wasi)");
             std::process::exit(2);
         }
     };
@@ -210,23 +214,10 @@ fn engine(results: &Results, run: &str) -> String {
     let open_ms = get(results, "engine-open", "toonstore-1m-keys").map(|m| m.median_ns / 1e6);
     let compaction = get(results, "engine-compaction", "disk-per-live").map(|m| m.median_ns);
 
-    let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
-    let mut targets = String::new();
-    let mut target =
-        |what: &str, measured: Option<f64>, goal: f64, higher_is_better: bool, unit: &str| {
-            let line = match measured {
-                Some(v) => {
-                    let met = if higher_is_better { v >= goal } else { v <= goal };
-                    let sign = if higher_is_better { ">=" } else { "<=" };
-                    format!(
-                        "| {what} | {v:.2}{unit} | {sign} {goal}{unit} | {} |",
-                        if met { "met" } else { "MISSED" }
-                    )
-                }
-                None => format!("| {what} | not run | {goal}{unit} | not run |"),
-            };
-            writeln!(targets, "{line}").unwrap();
-        };
+    let mut targets = Targets::default();
+    let mut target = |what: &str, measured: Option<f64>, goal: f64, higher: bool, unit: &str| {
+        targets.add(what, measured, goal, higher, unit)
+    };
     let put = rate("engine-put", "toonstore");
     target(
         "put vs buffered baseline",
@@ -277,6 +268,124 @@ fn engine(results: &Results, run: &str) -> String {
         "x",
     );
     target("disk after compaction / live data", compaction, 1.1, false, "");
-    writeln!(out, "\n| target | measured | goal | |\n|---|---:|---:|---|\n{targets}").unwrap();
+    writeln!(out, "\n{}", targets.table()).unwrap();
+    out.trim_end().to_owned()
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    a.zip(b).map(|(a, b)| a / b)
+}
+
+/// The rows of a targets table: what was measured against its goal, met or MISSED.
+#[derive(Default)]
+struct Targets(String);
+
+impl Targets {
+    fn add(&mut self, what: &str, measured: Option<f64>, goal: f64, higher: bool, unit: &str) {
+        let line = match measured {
+            Some(v) => {
+                let met = if higher { v >= goal } else { v <= goal };
+                let sign = if higher { ">=" } else { "<=" };
+                format!(
+                    "| {what} | {v:.2}{unit} | {sign} {goal}{unit} | {} |",
+                    if met { "met" } else { "MISSED" }
+                )
+            }
+            None => format!("| {what} | not run | {goal}{unit} | not run |"),
+        };
+        writeln!(self.0, "{line}").unwrap();
+    }
+
+    fn table(&self) -> String {
+        format!("| target | measured | goal | |\n|---|---:|---:|---|\n{}", self.0)
+    }
+}
+
+/// The runtimes of the WASI section, as `benches/run.sh wasi` names their result files.
+const WASI_RUNTIMES: [(&str, &str); 4] = [
+    ("native", "native (mmap)"),
+    ("native-std", "native (std files)"),
+    ("host", "toonstore-host (wasi-common)"),
+    ("wasmtime", "wasmtime CLI 36.0.20"),
+];
+
+fn wasm_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip1/release")
+}
+
+/// The results `benches/run.sh wasi` leaves: `wasi-RUNTIME.json` per runtime (phases) and
+/// `wasi-start.json`, as (`wasi-PHASE`, RUNTIME) and (`wasi-start`, what).
+fn load_wasi() -> Results {
+    let dir = toonstore_benches::report::bench_data_dir();
+    let read = |name: &str| -> serde_json::Value {
+        let path = dir.join(format!("{name}.json"));
+        std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_else(|| panic!("{} is missing or not JSON", path.display()))
+    };
+    let measurement = |m: &serde_json::Value| Measurement {
+        median_ns: m["median_ns"].as_f64().expect("median_ns"),
+        bytes: None,
+        elements: m["elements"].as_u64(),
+    };
+    let mut results = Results::new();
+    for (runtime, _) in WASI_RUNTIMES {
+        for (phase, m) in read(&format!("wasi-{runtime}")).as_object().expect("phases") {
+            results.insert((format!("wasi-{phase}"), runtime.to_owned()), measurement(m));
+        }
+    }
+    for (what, m) in read("wasi-start").as_object().expect("start times") {
+        results.insert(("wasi-start".to_owned(), what.clone()), measurement(m));
+    }
+    results
+}
+
+/// The WASI table: the engine workload natively and inside wasmtime, and module start times.
+fn wasi(results: &Results, run: &str) -> String {
+    let rate = |phase: &str, runtime: &str| per_s(get(results, &format!("wasi-{phase}"), runtime));
+    let ms = |what: &str| get(results, "wasi-start", what).map(|m| m.median_ns / 1e6);
+    let mut out = String::new();
+    writeln!(out, "## WASI\n").unwrap();
+    writeln!(
+        out,
+        "{run}: `benches/run.sh wasi`. The program `engine/examples/workload.rs` (100,000 keys of \
+         1 KB TOON documents, puts then a sync, uniformly random gets with the decoded-document \
+         cache off, one full scan; median of 3 fresh stores, timed inside the program) built \
+         natively and for `wasm32-wasip1` (release), run natively and as the same module under \
+         our host and under the wasmtime CLI. Start times from `host/examples/start_time.rs` on \
+         `toonstore.wasm` ({} bytes).\n",
+        std::fs::metadata(wasm_dir().join("toonstore.wasm")).map_or(0, |m| m.len())
+    )
+    .unwrap();
+    let header: Vec<&str> = WASI_RUNTIMES.iter().map(|(_, name)| *name).collect();
+    writeln!(out, "| workload | {} |", header.join(" | ")).unwrap();
+    writeln!(out, "|---|{}", "---:|".repeat(WASI_RUNTIMES.len())).unwrap();
+    for (phase, name) in
+        [("put", "put (Eventual, validated)"), ("get", "get, uncached"), ("scan", "scan (rows/s)")]
+    {
+        let cells: Vec<String> =
+            WASI_RUNTIMES.iter().map(|(runtime, _)| fmt_rate(rate(phase, runtime))).collect();
+        writeln!(out, "| {name} | {} |", cells.join(" | ")).unwrap();
+    }
+    let fmt_ms = |v: Option<f64>| v.map_or_else(|| "not run".into(), |v| format!("{v:.2} ms"));
+    writeln!(
+        out,
+        "\nStart of `toonstore.wasm` in toonstore-host: compiled {}, loaded from the module cache \
+         {}, whole run of `--version` from the cache {}.",
+        fmt_ms(ms("compile")),
+        fmt_ms(ms("cached_load")),
+        fmt_ms(ms("cached_run"))
+    )
+    .unwrap();
+    let mut targets = Targets::default();
+    for (runtime, name) in [("host", "toonstore-host"), ("wasmtime", "wasmtime CLI")] {
+        for phase in ["put", "get"] {
+            let measured = ratio(rate(phase, runtime), rate(phase, "native"));
+            targets.add(&format!("{phase}, {name} vs native"), measured, 0.7, true, "x");
+        }
+    }
+    targets.add("start of a cached module (ms)", ms("cached_run"), 10.0, false, "");
+    writeln!(out, "\n{}", targets.table()).unwrap();
     out.trim_end().to_owned()
 }
