@@ -22,9 +22,12 @@ pub(crate) struct Location {
     pub crc: u32,
 }
 
-/// Record bytes charged to one live entry (frame, body header, target, value).
+/// Bytes charged to one live entry: its target (key length and key, or row id) and value.
+/// Record frames are not charged: a batch shares one among its ops, and an entry does not
+/// remember which kind of record holds it, so charging them would count a batch's frame once
+/// per op and let `live_bytes` pass the bytes on disk.
 fn record_cost(key_len: usize, value_len: u32) -> u64 {
-    (8 + 9 + 2 + key_len) as u64 + u64::from(value_len)
+    (2 + key_len) as u64 + u64::from(value_len)
 }
 
 /// A row's 8-byte id costs what a 2-byte key length and a 6-byte key do.

@@ -111,9 +111,11 @@ pub struct Stats {
     pub rows: u64,
     /// Bytes of all segment files.
     pub disk_bytes: u64,
-    /// Bytes of the records that hold live documents.
+    /// Bytes of live documents and their keys (record frames not included).
     pub live_bytes: u64,
-    /// Bytes compaction would reclaim: replaced, deleted and tombstone records.
+    /// Bytes on disk that are neither live documents and keys nor segment headers: replaced,
+    /// deleted and tombstone records (what compaction reclaims) and the frames of live
+    /// records (17 bytes each, 21 per batch, which it keeps).
     pub garbage_bytes: u64,
     /// Segment files.
     pub segments: u64,
