@@ -120,16 +120,18 @@ pub trait File: MaybeSendSync {
     }
 }
 
-/// The error for a read past the end of a file.
-pub(crate) fn past_end(offset: u64, wanted: usize, len: u64) -> io::Error {
+/// The error of a read that passes the end of a file (for backends in other crates too).
+pub fn past_end(offset: u64, wanted: usize, len: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::UnexpectedEof,
         format!("read of {wanted} bytes at {offset} passes the end of the file ({len} bytes)"),
     )
 }
 
-/// Rejects names the engine never uses, so every backend maps names the same way.
-pub(crate) fn check_name(name: &str) -> io::Result<()> {
+/// Rejects names the engine never uses, so every backend maps names the same way (backends
+/// in other crates call it too): 1 to 64 ASCII letters, digits, `-`, `_` and `.`, not
+/// starting with `.`.
+pub fn check_name(name: &str) -> io::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))

@@ -1,0 +1,376 @@
+//! What the worker calls: a whole store, synchronous, over OPFS slots or memory.
+//!
+//! Errors are JavaScript `Error`s with a stable `code` (`Locked`, `Corrupted`,
+//! `InvalidDocument`, `TooLarge`, `QuotaExceeded`, `Closed`, `Poisoned`, `ReadOnly`,
+//! `InvalidKey`, `InvalidArgument`, `Io`, `UnsupportedVersion`), and `line`/`column` for
+//! invalid TOON.
+
+use std::ops::Bound;
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use toonstore::io::{File, MemoryStorage, OpenMode, Storage};
+use toonstore::store::{Batch, Error, Options, Store};
+use toonstore::toon::{self, Map, Value};
+use wasm_bindgen::prelude::*;
+use web_sys::FileSystemSyncAccessHandle;
+
+use crate::convert::{to_js, to_value};
+use crate::opfs::OpfsStorage;
+
+/// A JavaScript `Error` with a `code` property.
+fn error(code: &str, message: impl Into<String>) -> JsValue {
+    let error = js_sys::Error::new(&message.into());
+    let _ = Reflect::set(&error, &"code".into(), &code.into());
+    error.into()
+}
+
+fn store_error(e: Error) -> JsValue {
+    let code = match &e {
+        Error::Locked => "Locked",
+        Error::Corrupted { .. } => "Corrupted",
+        Error::InvalidDocument(_) => "InvalidDocument",
+        Error::TooLarge { .. } => "TooLarge",
+        Error::StoreFull { .. } => "QuotaExceeded",
+        Error::Closed => "Closed",
+        Error::Poisoned => "Poisoned",
+        Error::ReadOnly => "ReadOnly",
+        Error::InvalidKey(_) => "InvalidKey",
+        Error::UnsupportedVersion { .. } => "UnsupportedVersion",
+        Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => "Locked",
+        _ => "Io",
+    };
+    let js = error(code, e.to_string());
+    if let Error::InvalidDocument(decode) = &e {
+        let _ = Reflect::set(&js, &"line".into(), &(decode.line as f64).into());
+        let _ = Reflect::set(&js, &"column".into(), &(decode.column as f64).into());
+    }
+    js
+}
+
+fn io_error(e: std::io::Error) -> JsValue {
+    store_error(Error::from(e))
+}
+
+fn handles(array: &Array) -> Vec<FileSystemSyncAccessHandle> {
+    array.iter().map(JsCast::unchecked_into).collect()
+}
+
+/// `{ cacheBytes, maxValueBytes, maxStoreBytes, segmentBytes, readOnly, durability:
+/// "eventual" | "immediate" }`, all optional.
+fn options(js: &JsValue) -> Result<Options, JsValue> {
+    let mut options = Options::default();
+    if js.is_undefined() || js.is_null() {
+        return Ok(options);
+    }
+    let number = |name: &str| -> Option<f64> { Reflect::get(js, &name.into()).ok()?.as_f64() };
+    if let Some(n) = number("cacheBytes") {
+        options.cache_bytes = n as usize;
+    }
+    if let Some(n) = number("maxValueBytes") {
+        options.max_value_bytes = n as u64;
+    }
+    if let Some(n) = number("maxStoreBytes") {
+        options.max_store_bytes = n as u64;
+    }
+    if let Some(n) = number("segmentBytes") {
+        options.segment_bytes = n as u64;
+    }
+    options.read_only = Reflect::get(js, &"readOnly".into())?.is_truthy();
+    match Reflect::get(js, &"durability".into())?.as_string().as_deref() {
+        None | Some("eventual") => {}
+        Some("immediate") => options.durability = toonstore::store::Durability::Immediate,
+        Some(other) => return Err(error("InvalidArgument", format!("durability {other:?}"))),
+    }
+    Ok(options)
+}
+
+#[derive(Debug)]
+enum Backend {
+    Opfs(Store<OpfsStorage>, OpfsStorage),
+    Memory(Store<MemoryStorage>),
+}
+
+/// Runs `$body` with `$s` bound to the store, whatever its backend.
+macro_rules! with_store {
+    ($self:ident, |$s:ident| $body:expr) => {
+        match &$self.backend {
+            Backend::Opfs($s, _) => $body,
+            Backend::Memory($s) => $body,
+        }
+    };
+}
+
+/// One open store.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WasmStore {
+    backend: Backend,
+}
+
+/// A key, TOON text and the value: what scans and `getMany` hand out.
+fn entry(key: &str, text: &str, as_text: bool) -> Result<JsValue, JsValue> {
+    let value = match as_text {
+        true => JsValue::from_str(text),
+        false => to_js(&toon::decode(text).map_err(|e| store_error(e.into()))?),
+    };
+    Ok(Array::of2(&key.into(), &value).into())
+}
+
+fn text_of(value: &JsValue) -> Result<String, JsValue> {
+    let value = to_value(value).map_err(|e| error("InvalidDocument", e))?;
+    Ok(toon::encode(&value))
+}
+
+#[wasm_bindgen]
+impl WasmStore {
+    /// Opens the store held by these OPFS slot handles (all of its slot files).
+    #[wasm_bindgen(js_name = openOpfs)]
+    pub fn open_opfs(slots: Array, options_js: JsValue) -> Result<WasmStore, JsValue> {
+        let storage = OpfsStorage::new(handles(&slots)).map_err(io_error)?;
+        let store = Store::open(storage.clone(), options(&options_js)?).map_err(store_error)?;
+        Ok(WasmStore { backend: Backend::Opfs(store, storage) })
+    }
+
+    /// Opens a store held in memory (where OPFS is missing).
+    #[wasm_bindgen(js_name = openMemory)]
+    pub fn open_memory(options_js: JsValue) -> Result<WasmStore, JsValue> {
+        let store =
+            Store::open(MemoryStorage::new(), options(&options_js)?).map_err(store_error)?;
+        Ok(WasmStore { backend: Backend::Memory(store) })
+    }
+
+    /// Writes engine files (`{name: Uint8Array}`) into empty OPFS slots, before opening.
+    #[wasm_bindgen(js_name = importFiles)]
+    pub fn import_files(slots: Array, files: Object) -> Result<(), JsValue> {
+        let storage = OpfsStorage::new(handles(&slots)).map_err(io_error)?;
+        if !storage.list().map_err(io_error)?.is_empty() {
+            return Err(error("InvalidArgument", "importing needs an empty store"));
+        }
+        for name in Object::keys(&files).iter() {
+            let name = name.as_string().unwrap_or_default();
+            let bytes: Uint8Array = Reflect::get(&files, &name.as_str().into())?.unchecked_into();
+            let file = storage.open(&name, OpenMode::Create).map_err(io_error)?;
+            file.write_at(0, &bytes.to_vec()).map_err(io_error)?;
+        }
+        storage.sync().map_err(io_error)
+    }
+
+    /// Adds spare OPFS slots the worker opened.
+    #[wasm_bindgen(js_name = addSlots)]
+    pub fn add_slots(&self, slots: Array) -> Result<(), JsValue> {
+        match &self.backend {
+            Backend::Opfs(_, storage) => storage.add_slots(handles(&slots)).map_err(io_error),
+            Backend::Memory(_) => Ok(()),
+        }
+    }
+
+    /// Free OPFS slots (memory stores never run out).
+    #[wasm_bindgen(js_name = freeSlots)]
+    pub fn free_slots(&self) -> u32 {
+        match &self.backend {
+            Backend::Opfs(_, storage) => storage.free_slots() as u32,
+            Backend::Memory(_) => u32::MAX,
+        }
+    }
+
+    /// Stores a JavaScript value (converted to canonical TOON).
+    pub fn put(&self, key: &str, value: JsValue) -> Result<(), JsValue> {
+        let text = text_of(&value)?;
+        with_store!(self, |s| s.put(key, &text)).map_err(store_error)
+    }
+
+    /// Stores TOON text (validated, kept canonical).
+    #[wasm_bindgen(js_name = putText)]
+    pub fn put_text(&self, key: &str, text: &str) -> Result<(), JsValue> {
+        with_store!(self, |s| s.put(key, text)).map_err(store_error)
+    }
+
+    /// The value under `key`, or `undefined`.
+    pub fn get(&self, key: &str) -> Result<JsValue, JsValue> {
+        let value = with_store!(self, |s| s.get_value(key)).map_err(store_error)?;
+        Ok(value.map_or(JsValue::UNDEFINED, |v| to_js(&v)))
+    }
+
+    /// The TOON text under `key`, or `undefined`.
+    #[wasm_bindgen(js_name = getText)]
+    pub fn get_text(&self, key: &str) -> Result<JsValue, JsValue> {
+        let text = with_store!(self, |s| s.get(key)).map_err(store_error)?;
+        Ok(text.map_or(JsValue::UNDEFINED, |t| JsValue::from_str(&t)))
+    }
+
+    /// Deletes `key`; true when it existed.
+    pub fn delete(&self, key: &str) -> Result<bool, JsValue> {
+        with_store!(self, |s| s.delete(key)).map_err(store_error)
+    }
+
+    /// Appends a value (or TOON text, when `is_text`) as the next row; its id.
+    pub fn append(&self, value: JsValue, is_text: bool) -> Result<f64, JsValue> {
+        let text = match is_text {
+            true => value.as_string().ok_or_else(|| error("InvalidArgument", "text expected"))?,
+            false => text_of(&value)?,
+        };
+        let id = with_store!(self, |s| s.append(&text)).map_err(store_error)?;
+        Ok(id as f64)
+    }
+
+    /// Row `id`'s value, or `undefined`.
+    #[wasm_bindgen(js_name = getRow)]
+    pub fn get_row(&self, id: f64) -> Result<JsValue, JsValue> {
+        let value = with_store!(self, |s| s.get_row_value(id as u64)).map_err(store_error)?;
+        Ok(value.map_or(JsValue::UNDEFINED, |v| to_js(&v)))
+    }
+
+    /// Up to `limit` `[key, value]` pairs in key order: keys from `from` (or with `prefix`)
+    /// below `to`, strictly after `after` (the last key of the previous chunk).
+    pub fn scan(
+        &self,
+        prefix: Option<String>,
+        from: Option<String>,
+        to: Option<String>,
+        after: Option<String>,
+        limit: u32,
+        as_text: bool,
+    ) -> Result<Array, JsValue> {
+        let start = from.as_deref().or(prefix.as_deref());
+        let lower = match (&after, start) {
+            (Some(after), Some(start)) if start > after.as_str() => Bound::Included(start),
+            (Some(after), _) => Bound::Excluded(after.as_str()),
+            (None, Some(start)) => Bound::Included(start),
+            (None, None) => Bound::Unbounded,
+        };
+        let upper = to.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let chunk = Array::new();
+        with_store!(self, |s| {
+            for item in s.scan_range(lower, upper) {
+                let (key, text) = item.map_err(store_error)?;
+                if prefix.as_deref().is_some_and(|p| !key.starts_with(p)) {
+                    break;
+                }
+                chunk.push(&entry(&key, &text, as_text)?);
+                if chunk.length() >= limit {
+                    break;
+                }
+            }
+            Ok::<(), JsValue>(())
+        })?;
+        Ok(chunk)
+    }
+
+    /// Applies `[{type: "put", key, value} | {type: "putText", key, text} |
+    /// {type: "delete", key}]` atomically.
+    pub fn batch(&self, ops: Array) -> Result<(), JsValue> {
+        let mut batch = Batch::new();
+        for op in ops.iter() {
+            let field = |name: &str| Reflect::get(&op, &name.into());
+            let key = field("key")?.as_string().ok_or_else(|| error("InvalidArgument", "key"))?;
+            match field("type")?.as_string().as_deref() {
+                Some("put") => batch.put(key, text_of(&field("value")?)?),
+                Some("putText") => {
+                    let text = field("text")?.as_string();
+                    batch.put(key, text.ok_or_else(|| error("InvalidArgument", "text"))?)
+                }
+                Some("delete") => batch.delete(key),
+                other => return Err(error("InvalidArgument", format!("batch op {other:?}"))),
+            };
+        }
+        with_store!(self, |s| s.batch(&batch)).map_err(store_error)
+    }
+
+    /// Values of `keys` (`undefined` where absent), in one call.
+    #[wasm_bindgen(js_name = getMany)]
+    pub fn get_many(&self, keys: Array) -> Result<Array, JsValue> {
+        keys.iter().map(|key| self.get(&key.as_string().unwrap_or_default())).collect()
+    }
+
+    /// The store's files by name, after a sync: the same bytes as on any other backend.
+    #[wasm_bindgen(js_name = exportFiles)]
+    pub fn export_files(&self) -> Result<Object, JsValue> {
+        let Backend::Opfs(store, storage) = &self.backend else {
+            return Err(error("InvalidArgument", "a memory store has no files to export"));
+        };
+        store.sync().map_err(store_error)?;
+        let files = Object::new();
+        for name in storage.list().map_err(io_error)? {
+            let bytes = read_all(storage, &name).map_err(io_error)?;
+            Reflect::set(&files, &name.as_str().into(), &Uint8Array::from(&bytes[..]))?;
+        }
+        Ok(files)
+    }
+
+    /// Documents (all, or under `prefix`) as one TOON document keyed by key: uniform
+    /// records become one table, ready for a prompt.
+    #[wasm_bindgen(js_name = exportToon)]
+    pub fn export_toon(&self, prefix: Option<String>) -> Result<String, JsValue> {
+        let mut keyed = Map::new();
+        with_store!(self, |s| {
+            let scan = match &prefix {
+                Some(prefix) => s.scan_prefix(prefix),
+                None => s.scan(),
+            };
+            for item in scan {
+                let (key, text) = item.map_err(store_error)?;
+                keyed.insert(key, toon::decode(&text).map_err(|e| store_error(e.into()))?);
+            }
+            Ok::<(), JsValue>(())
+        })?;
+        Ok(toon::encode(&Value::Object(keyed)))
+    }
+
+    /// Rewrites live documents; the bytes reclaimed.
+    pub fn compact(&self) -> Result<f64, JsValue> {
+        let report = with_store!(self, |s| s.compact()).map_err(store_error)?;
+        Ok(report.reclaimed_bytes as f64)
+    }
+
+    /// Figures about the store, and its backend (`"opfs"` or `"memory"`).
+    pub fn stats(&self) -> Result<JsValue, JsValue> {
+        let stats = with_store!(self, |s| s.stats());
+        let object = Object::new();
+        let backend = match &self.backend {
+            Backend::Opfs(..) => "opfs",
+            Backend::Memory(_) => "memory",
+        };
+        let set = |name: &str, value: JsValue| Reflect::set(&object, &name.into(), &value);
+        set("backend", backend.into())?;
+        set("keys", (stats.keys as f64).into())?;
+        set("rows", (stats.rows as f64).into())?;
+        set("diskBytes", (stats.disk_bytes as f64).into())?;
+        set("liveBytes", (stats.live_bytes as f64).into())?;
+        set("garbageBytes", (stats.garbage_bytes as f64).into())?;
+        set("segments", (stats.segments as f64).into())?;
+        set("cacheHits", (stats.cache_hits as f64).into())?;
+        set("cacheMisses", (stats.cache_misses as f64).into())?;
+        Ok(object.into())
+    }
+
+    /// Makes every write so far durable.
+    pub fn sync(&self) -> Result<(), JsValue> {
+        with_store!(self, |s| s.sync()).map_err(store_error)
+    }
+
+    /// Closes the store and its OPFS handles.
+    pub fn close(&self) -> Result<(), JsValue> {
+        let closed = with_store!(self, |s| s.close());
+        if let Backend::Opfs(_, storage) = &self.backend {
+            storage.close_all();
+        }
+        closed.map_err(store_error)
+    }
+}
+
+fn read_all(storage: &OpfsStorage, name: &str) -> std::io::Result<Vec<u8>> {
+    let file = storage.open(name, OpenMode::ReadOnly)?;
+    file.read_vec_at(0, file.len()? as usize)
+}
+
+/// Runs the engine's storage conformance suite on OPFS: `slot_sets` holds one array of
+/// fresh slot handles per check. Returns the number of checks passed (a failure throws).
+#[wasm_bindgen(js_name = storageConformance)]
+pub fn storage_conformance(slot_sets: Array) -> Result<u32, JsValue> {
+    let sets = std::cell::RefCell::new(slot_sets.iter());
+    let checks = toonstore::io::conformance::run(|| {
+        let set: Array = sets.borrow_mut().next().expect("a slot set per check").unchecked_into();
+        OpfsStorage::new(handles(&set)).expect("fresh slots open")
+    });
+    Ok(checks as u32)
+}

@@ -1,0 +1,304 @@
+//! The engine's storage seam over OPFS `FileSystemSyncAccessHandle`s, inside a dedicated
+//! Worker.
+//!
+//! Sync access handles can only be *opened* asynchronously, while the engine creates files
+//! (a new segment, a hint) in the middle of synchronous calls. So, as SQLite's opfs-sahpool
+//! VFS does, the store lives in a pool of slot files whose handles the worker opens before
+//! the engine runs ([`OpfsStorage::new`], [`OpfsStorage::add_slots`]); each slot names the
+//! engine file it holds in a header, and creating a file takes a free slot. The worker keeps
+//! spare slots ahead of need ([`OpfsStorage::free_slots`]).
+//!
+//! Byte layout of a slot file (mirrored in `docs/FORMAT.md`):
+//!
+//! | offset | size | field                                                            |
+//! |--------|------|------------------------------------------------------------------|
+//! | 0      | 4    | magic `TSLT`                                                     |
+//! | 4      | 1    | slot format version (1)                                          |
+//! | 5      | 1    | N, the length of the engine file name held (0: the slot is free) |
+//! | 6      | N    | the name, ASCII                                                  |
+//! | 6 + N  | ...  | zeros up to byte 128                                             |
+//! | 128    | ...  | the engine file's bytes                                          |
+//!
+//! The engine files themselves are byte for byte those of every other backend: an export
+//! reads them out by name and they open natively, and the other way round.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::rc::Rc;
+
+use toonstore::io::{File, OpenMode, Storage, check_name, past_end};
+use wasm_bindgen::JsValue;
+use web_sys::{FileSystemReadWriteOptions, FileSystemSyncAccessHandle};
+
+/// Bytes before an engine file's first byte in its slot.
+pub const HEADER: u64 = 128;
+const MAGIC: &[u8; 4] = b"TSLT";
+const VERSION: u8 = 1;
+
+/// A slot file's open handle, shared by every [`OpfsFile`] of the engine file it holds.
+#[derive(Debug)]
+struct Slot {
+    handle: FileSystemSyncAccessHandle,
+}
+
+/// The pool: every slot, and which engine file each holds.
+#[derive(Debug, Default)]
+struct Pool {
+    slots: Vec<Rc<Slot>>,
+    by_name: HashMap<String, usize>,
+    free: Vec<usize>,
+}
+
+/// A store's files in a pool of OPFS slot files.
+#[derive(Clone, Debug, Default)]
+pub struct OpfsStorage {
+    pool: Rc<RefCell<Pool>>,
+}
+
+/// An engine file in its slot.
+#[derive(Debug)]
+pub struct OpfsFile {
+    slot: Rc<Slot>,
+    read_only: bool,
+}
+
+impl OpfsFile {
+    fn check_writable(&self) -> io::Result<()> {
+        match self.read_only {
+            true => Err(io::Error::new(io::ErrorKind::PermissionDenied, "opened read-only")),
+            false => Ok(()),
+        }
+    }
+}
+
+fn js_error(context: &str, error: JsValue) -> io::Error {
+    let name = js_sys::Reflect::get(&error, &"name".into()).ok().and_then(|n| n.as_string());
+    let message = js_sys::Reflect::get(&error, &"message".into()).ok().and_then(|m| m.as_string());
+    let kind = match name.as_deref() {
+        Some("QuotaExceededError") => io::ErrorKind::QuotaExceeded,
+        Some("NoModificationAllowedError") => io::ErrorKind::WouldBlock,
+        Some("NotFoundError") => io::ErrorKind::NotFound,
+        _ => io::ErrorKind::Other,
+    };
+    let detail = message.or_else(|| error.as_string()).unwrap_or_else(|| format!("{error:?}"));
+    io::Error::new(kind, format!("OPFS {context}: {}: {detail}", name.unwrap_or_default()))
+}
+
+fn at(offset: u64) -> FileSystemReadWriteOptions {
+    let options = FileSystemReadWriteOptions::new();
+    options.set_at(offset as f64);
+    options
+}
+
+impl Slot {
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.handle.get_size().map_err(|e| js_error("size", e))? as u64)
+    }
+
+    fn read_exact(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.handle.read_with_u8_array_and_options(buf, &at(offset));
+        Ok(read.map_err(|e| js_error("read", e))? as usize)
+    }
+
+    fn write_all(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let written = self.handle.write_with_u8_array_and_options(data, &at(offset));
+        let written = written.map_err(|e| js_error("write", e))? as usize;
+        if written != data.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("OPFS write: {written} of {} bytes written", data.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.handle.flush().map_err(|e| js_error("flush", e))
+    }
+
+    /// The engine file name in the header; `None` for a free (or never used) slot.
+    fn name(&self) -> io::Result<Option<String>> {
+        if self.size()? < HEADER {
+            return Ok(None);
+        }
+        let mut header = [0; HEADER as usize];
+        self.read_exact(0, &mut header)?;
+        if &header[..4] != MAGIC || header[4] != VERSION {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "an OPFS slot has an unknown header (not written by this version)",
+            ));
+        }
+        let len = usize::from(header[5]);
+        match len {
+            0 => Ok(None),
+            _ => {
+                let name = std::str::from_utf8(&header[6..6 + len])
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "slot name"))?;
+                Ok(Some(name.to_owned()))
+            }
+        }
+    }
+
+    /// Names the slot (or frees it with `None`), emptying its engine file, durably.
+    fn assign(&self, name: Option<&str>) -> io::Result<()> {
+        let mut header = [0; HEADER as usize];
+        header[..4].copy_from_slice(MAGIC);
+        header[4] = VERSION;
+        if let Some(name) = name {
+            header[5] = name.len() as u8;
+            header[6..6 + name.len()].copy_from_slice(name.as_bytes());
+        }
+        self.handle.truncate_with_f64(HEADER as f64).map_err(|e| js_error("truncate", e))?;
+        self.write_all(0, &header)?;
+        self.flush()
+    }
+}
+
+impl OpfsStorage {
+    /// The store held by these slot handles (all of the store's slot files, opened by the
+    /// worker); slots never written are taken as free.
+    pub fn new(handles: Vec<FileSystemSyncAccessHandle>) -> io::Result<OpfsStorage> {
+        let storage = OpfsStorage::default();
+        storage.add_slots(handles)?;
+        Ok(storage)
+    }
+
+    /// Adds slot handles the worker opened: spares for files to come, or existing slots.
+    pub fn add_slots(&self, handles: Vec<FileSystemSyncAccessHandle>) -> io::Result<()> {
+        let mut pool = self.pool.borrow_mut();
+        for handle in handles {
+            let slot = Rc::new(Slot { handle });
+            let index = pool.slots.len();
+            match slot.name()? {
+                Some(name) => {
+                    if pool.by_name.insert(name.clone(), index).is_some() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("two OPFS slots hold {name}"),
+                        ));
+                    }
+                }
+                None => pool.free.push(index),
+            }
+            pool.slots.push(slot);
+        }
+        Ok(())
+    }
+
+    /// Slots free for new files (a slot removed while a handle to it is open is not reused
+    /// until that handle is gone, as an unlinked file stays readable on disk).
+    pub fn free_slots(&self) -> usize {
+        let pool = self.pool.borrow();
+        pool.free.iter().filter(|&&i| Rc::strong_count(&pool.slots[i]) == 1).count()
+    }
+
+    /// Every slot, for closing at the end.
+    pub fn close_all(&self) {
+        for slot in &self.pool.borrow().slots {
+            slot.handle.close();
+        }
+    }
+}
+
+impl Storage for OpfsStorage {
+    type File = OpfsFile;
+
+    fn open(&self, name: &str, mode: OpenMode) -> io::Result<OpfsFile> {
+        check_name(name)?;
+        let mut pool = self.pool.borrow_mut();
+        let read_only = mode == OpenMode::ReadOnly;
+        if let Some(&index) = pool.by_name.get(name) {
+            return Ok(OpfsFile { slot: pool.slots[index].clone(), read_only });
+        }
+        if mode != OpenMode::Create {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {name:?}")));
+        }
+        let position = pool.free.iter().position(|&i| Rc::strong_count(&pool.slots[i]) == 1);
+        let Some(position) = position else {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no free OPFS slot: the worker adds them between calls",
+            ));
+        };
+        let index = pool.free.swap_remove(position);
+        let slot = pool.slots[index].clone();
+        if let Err(e) = slot.assign(Some(name)) {
+            pool.free.push(index);
+            return Err(e);
+        }
+        pool.by_name.insert(name.to_owned(), index);
+        Ok(OpfsFile { slot, read_only })
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        check_name(name)?;
+        let mut pool = self.pool.borrow_mut();
+        let Some(index) = pool.by_name.remove(name) else {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {name:?}")));
+        };
+        // An open handle keeps reading the old bytes: the slot is emptied only when reused.
+        let slot = pool.slots[index].clone();
+        let mut header = [0; 6];
+        header[..4].copy_from_slice(MAGIC);
+        header[4] = VERSION;
+        slot.write_all(0, &header)?;
+        pool.free.push(index);
+        Ok(())
+    }
+
+    fn list(&self) -> io::Result<Vec<String>> {
+        let mut names: Vec<String> = self.pool.borrow().by_name.keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        for slot in &self.pool.borrow().slots {
+            slot.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl File for OpfsFile {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.slot.size()?.saturating_sub(HEADER))
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let len = self.len()?;
+        let end = offset.checked_add(buf.len() as u64).filter(|&end| end <= len);
+        if end.is_none() {
+            return Err(past_end(offset, buf.len(), len));
+        }
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let read = self.slot.read_exact(HEADER + offset, buf)?;
+        if read != buf.len() {
+            return Err(past_end(offset, buf.len(), offset + read as u64));
+        }
+        Ok(())
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.check_writable()?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        // Writing past the end leaves a gap, which reads as zeros on OPFS as on disk.
+        self.slot.write_all(HEADER + offset, data)
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.check_writable()?;
+        let size = (HEADER + len) as f64;
+        self.slot.handle.truncate_with_f64(size).map_err(|e| js_error("truncate", e))
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.slot.flush()
+    }
+}

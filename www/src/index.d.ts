@@ -1,0 +1,117 @@
+// Hand-written types of the `toonstore` package (the wasm-bindgen glue stays internal).
+
+/** A JSON-like value: what a document holds. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** Stable error codes. */
+export type ErrorCode =
+  | 'Locked' // the store is open in another tab or worker
+  | 'Corrupted' // stored bytes fail their checksum or make no sense
+  | 'InvalidDocument' // not valid TOON (see `line`, `column`), or not JSON-like
+  | 'TooLarge' // a key or document passes its limit
+  | 'QuotaExceeded' // the browser's storage quota or the store's size limit is reached
+  | 'Closed' // the store was closed
+  | 'WorkerGone' // the worker crashed; reopen the store
+  | 'Poisoned' // an earlier write failed; reopen the store
+  | 'ReadOnly' // the store was opened with `readOnly`
+  | 'InvalidKey' // an empty key
+  | 'InvalidArgument' // a call the API does not accept
+  | 'UnsupportedVersion' // files of a newer format version
+  | 'Io'; // anything else the storage reported
+
+export class ToonStoreError extends Error {
+  readonly name: 'ToonStoreError';
+  readonly code: ErrorCode;
+  /** For `InvalidDocument` from TOON text: where the text is wrong (1-based). */
+  readonly line?: number;
+  readonly column?: number;
+}
+
+export interface OpenOptions {
+  /** `eventual` (default): durable at `sync()`/`close()`; `immediate`: when the call returns. */
+  durability?: 'eventual' | 'immediate';
+  /** Memory for decoded documents (default 32 MiB). */
+  cacheBytes?: number;
+  /** Largest document in bytes of TOON (default 1 MiB). */
+  maxValueBytes?: number;
+  /** Largest store in bytes (default 1 GiB). */
+  maxStoreBytes?: number;
+  segmentBytes?: number;
+  /** Open for reading only: nothing is written; writes fail with `ReadOnly`. */
+  readOnly?: boolean;
+  /** Keep the store in memory even where OPFS exists. */
+  memory?: boolean;
+  /** Create the store from these files (from `export()`, or a native store's directory). */
+  files?: Record<string, Uint8Array>;
+}
+
+export interface Stats {
+  /** `opfs`, or `memory` where the browser has no OPFS sync access handles. */
+  backend: 'opfs' | 'memory';
+  keys: number;
+  rows: number;
+  diskBytes: number;
+  liveBytes: number;
+  garbageBytes: number;
+  segments: number;
+  cacheHits: number;
+  cacheMisses: number;
+}
+
+export interface ScanOptions {
+  prefix?: string;
+  /** First key (included). */
+  from?: string;
+  /** Last key (excluded). */
+  to?: string;
+  limit?: number;
+  /** Give TOON text instead of values. */
+  text?: boolean;
+}
+
+export type BatchOp =
+  | { type: 'put'; key: string; value: Json }
+  | { type: 'putText'; key: string; text: string }
+  | { type: 'delete'; key: string };
+
+/**
+ * An open store. Objects go in and come out as plain values; JavaScript lists
+ * integer-like keys ("2", "10") first, so their order in a document does not survive.
+ * A key `__proto__` comes back as an own property.
+ */
+export interface Store {
+  readonly name: string;
+  readonly backend: 'opfs' | 'memory';
+  put(key: string, value: Json): Promise<void>;
+  putText(key: string, toon: string): Promise<void>;
+  get(key: string): Promise<Json | undefined>;
+  getText(key: string): Promise<string | undefined>;
+  delete(key: string): Promise<boolean>;
+  /** Appends a row; its id. */
+  append(value: Json): Promise<number>;
+  appendText(toon: string): Promise<number>;
+  getRow(id: number): Promise<Json | undefined>;
+  scan(options?: ScanOptions & { text?: false }): AsyncIterableIterator<[string, Json]>;
+  scan(options: ScanOptions & { text: true }): AsyncIterableIterator<[string, string]>;
+  /** All or nothing. */
+  batch(ops: BatchOp[]): Promise<void>;
+  putMany(entries: Array<[string, Json]> | Record<string, Json>): Promise<void>;
+  getMany(keys: string[]): Promise<Array<Json | undefined>>;
+  /** The store's files (byte-identical to a native store's directory). */
+  export(options?: { format?: 'files' }): Promise<Record<string, Uint8Array>>;
+  /** Documents as one TOON document keyed by key; uniform records become one table. */
+  export(options: { format: 'toon'; prefix?: string }): Promise<string>;
+  /** Puts records keyed by their field `keyField` (default `id`), in one batch. */
+  import(records: Array<Record<string, Json>>, options?: { keyField?: string }): Promise<void>;
+  /** Rewrites live documents; the bytes reclaimed. */
+  compact(): Promise<number>;
+  stats(): Promise<Stats>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens (or creates) the store `name`; `Locked` at once if another tab has it open. */
+export function open(name: string, options?: OpenOptions): Promise<Store>;
+
+/** Runs the engine's storage conformance suite on OPFS in a worker; the checks passed. */
+export function storageConformance(): Promise<number>;

@@ -1,0 +1,183 @@
+// ToonStore in the browser: a promise API on the main thread; the store itself lives in a
+// dedicated Worker (./worker.js), so the main thread never blocks on storage.
+
+/** An error from the store, with a stable `code` (see index.d.ts). */
+export class ToonStoreError extends Error {
+  constructor(code, message, details = {}) {
+    super(message);
+    this.name = 'ToonStoreError';
+    this.code = code;
+    Object.assign(this, details);
+  }
+}
+
+/** Talks to one worker: requests carry ids, replies settle them. */
+class Connection {
+  constructor() {
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.pending = new Map();
+    this.nextId = 1;
+    this.gone = null;
+    this.worker.onmessage = ({ data }) => this.settle(data);
+    const fail = (message) => this.fail(message);
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      fail(`the worker crashed: ${event.message ?? 'unknown error'}`);
+    };
+    this.worker.onmessageerror = () => fail('a message from the worker could not be read');
+  }
+
+  request(op, args, transfer = []) {
+    if (this.gone) return Promise.reject(this.gone);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op, args }, transfer);
+    });
+  }
+
+  settle({ id, ok, error, fatal }) {
+    const waiting = this.pending.get(id);
+    this.pending.delete(id);
+    if (fatal) {
+      this.fail(error.message);
+      waiting?.reject(this.gone);
+      return;
+    }
+    if (!waiting) return;
+    if (error) {
+      const { code, message, ...details } = error;
+      waiting.reject(new ToonStoreError(code, message, details));
+    } else {
+      waiting.resolve(ok);
+    }
+  }
+
+  /** The worker is gone: every pending and later call fails with WorkerGone. */
+  fail(message) {
+    if (this.gone) return;
+    this.gone = new ToonStoreError('WorkerGone', message);
+    for (const { reject } of this.pending.values()) reject(this.gone);
+    this.pending.clear();
+    this.worker.terminate();
+  }
+
+  terminate() {
+    this.gone ??= new ToonStoreError('Closed', 'the store is closed');
+    this.worker.terminate();
+  }
+}
+
+const SCAN_CHUNK = 256;
+
+/** One open store. Values are plain JSON-like objects; `...Text` methods take TOON text. */
+class Store {
+  constructor(connection, name, info) {
+    this.connection = connection;
+    this.name = name;
+    this.backend = info.backend;
+  }
+
+  call(op, args, transfer) {
+    return this.connection.request(op, args, transfer);
+  }
+
+  put(key, value) { return this.call('put', { key, value }); }
+  putText(key, text) { return this.call('putText', { key, text }); }
+  get(key) { return this.call('get', { key }); }
+  getText(key) { return this.call('getText', { key }); }
+  delete(key) { return this.call('delete', { key }); }
+  append(value) { return this.call('append', { value }); }
+  appendText(text) { return this.call('append', { text }); }
+  getRow(id) { return this.call('getRow', { id }); }
+
+  /** Puts and deletes, all or none: `[{type: 'put', key, value} | {type: 'putText', key,
+   * text} | {type: 'delete', key}]`. */
+  batch(ops) { return this.call('batch', { ops }); }
+
+  /** Puts many entries (`[[key, value], ...]` or an object) in one atomic batch. */
+  putMany(entries) {
+    const list = Array.isArray(entries) ? entries : Object.entries(entries);
+    return this.batch(list.map(([key, value]) => ({ type: 'put', key, value })));
+  }
+
+  getMany(keys) { return this.call('getMany', { keys }); }
+
+  /** `[key, value]` pairs in key order, fetched in chunks: `{prefix, from, to, limit, text}`
+   * (`to` excluded; `text` gives TOON text instead of values). */
+  async *scan({ prefix, from, to, limit = Infinity, text = false } = {}) {
+    let after;
+    let left = limit;
+    while (left > 0) {
+      const chunk = await this.call('scan', {
+        prefix, from, to, after, text, limit: Math.min(SCAN_CHUNK, left),
+      });
+      for (const entry of chunk) yield entry;
+      if (chunk.length < Math.min(SCAN_CHUNK, left)) return;
+      left -= chunk.length;
+      after = chunk[chunk.length - 1][0];
+    }
+  }
+
+  /** `{format: 'files'}` (default): the store's files by name, the same bytes as a native
+   * store's directory; `{format: 'toon', prefix}`: the documents as one TOON document. */
+  export({ format = 'files', prefix } = {}) {
+    if (format === 'toon') return this.call('exportToon', { prefix });
+    if (format === 'files') return this.call('exportFiles', {});
+    return Promise.reject(new ToonStoreError('InvalidArgument', `unknown format ${format}`));
+  }
+
+  /** Puts records (objects) keyed by their field `keyField`, in one batch. */
+  import(records, { keyField = 'id' } = {}) {
+    const entries = records.map((record, i) => {
+      const key = record?.[keyField];
+      if (typeof key !== 'string' && typeof key !== 'number') {
+        throw new ToonStoreError('InvalidArgument', `record ${i + 1} has no field "${keyField}"`);
+      }
+      return [String(key), record];
+    });
+    return this.putMany(entries);
+  }
+
+  compact() { return this.call('compact', {}); }
+  stats() { return this.call('stats', {}); }
+  sync() { return this.call('sync', {}); }
+
+  async close() {
+    try {
+      await this.call('close', {});
+    } finally {
+      this.connection.terminate();
+    }
+  }
+}
+
+/**
+ * Opens (or creates) the store `name`: in OPFS when the browser has it, else in memory
+ * (`stats().backend` says which). A store open in another tab fails at once with `Locked`.
+ * `options.files` (from `export()`) creates the store from a native store's files.
+ */
+export async function open(name, options = {}) {
+  const { files, ...engineOptions } = options;
+  // Ask to keep the data through storage pressure (the browser may say no).
+  await navigator.storage?.persist?.().catch(() => false);
+  const connection = new Connection();
+  const transfer = files ? Object.values(files).map((bytes) => bytes.buffer) : [];
+  try {
+    const info = await connection.request('open', { name, options: engineOptions, files }, transfer);
+    return new Store(connection, name, info);
+  } catch (e) {
+    connection.terminate();
+    throw e;
+  }
+}
+
+/** Runs the engine's storage conformance suite on OPFS in a worker (for tests). */
+export async function storageConformance() {
+  const connection = new Connection();
+  try {
+    return await connection.request('conformance', {});
+  } finally {
+    connection.terminate();
+  }
+}
