@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one benchmark suite and rewrites its section of BENCHMARKS.md from the results.
-# Usage: benches/run.sh codec|engine|wasi
+# Usage: benches/run.sh codec|engine|wasi|browser
 set -euo pipefail
 cd "$(dirname "$0")/.."
 section="${1:-codec}"
@@ -32,7 +32,13 @@ case "$section" in
       > "$data/wasi-start.json"
     rm -rf "$work"
     ;;
-  *) echo "error: unknown suite $section (known: codec, engine, wasi)" >&2; exit 2 ;;
+  browser)
+    # One headless Chromium session: the package's worker and main-thread API against raw
+    # OPFS, sqlite-wasm and idb-keyval (installed from www's lockfile by .ci/setup).
+    bash www/build.sh
+    node www/bench/run.mjs 20000
+    ;;
+  *) echo "error: unknown suite $section (known: codec, engine, wasi, browser)" >&2; exit 2 ;;
 esac
 run="Run of $(date -u +%F) on $(nproc) cores ($(uname -m), $(rustc --version | cut -d' ' -f1-2))"
 cargo run -q --release -p toonstore-benches --bin report -- "$section" "$run"

@@ -14,7 +14,6 @@ use toonstore::toon::{self, Map, Value};
 use wasm_bindgen::prelude::*;
 use web_sys::FileSystemSyncAccessHandle;
 
-use crate::convert::{to_js, to_value};
 use crate::opfs::OpfsStorage;
 
 /// A JavaScript `Error` with a `code` property.
@@ -107,17 +106,24 @@ pub struct WasmStore {
     backend: Backend,
 }
 
-/// A key, TOON text and the value: what scans and `getMany` hand out.
-fn entry(key: &str, text: &str, as_text: bool) -> Result<JsValue, JsValue> {
-    let value = match as_text {
-        true => JsValue::from_str(text),
-        false => to_js(&toon::decode(text).map_err(|e| store_error(e.into()))?),
-    };
-    Ok(Array::of2(&key.into(), &value).into())
+/// A value as JSON text, for `JSON.parse` on the other side.
+fn json_of(value: &Value) -> String {
+    serde_json::to_string(value).expect("TOON values are JSON values")
 }
 
-fn text_of(value: &JsValue) -> Result<String, JsValue> {
-    let value = to_value(value).map_err(|e| error("InvalidDocument", e))?;
+/// `[key, TOON text]`, or `[key, JSON text]` of the decoded value: what scans hand out.
+fn entry(key: &str, text: &str, as_text: bool) -> Result<JsValue, JsValue> {
+    let value = match as_text {
+        true => text.to_owned(),
+        false => json_of(&toon::decode(text).map_err(|e| store_error(e.into()))?),
+    };
+    Ok(Array::of2(&key.into(), &value.into()).into())
+}
+
+/// Canonical TOON of a document given as JSON text (from `JSON.stringify`).
+fn text_of(json: &str) -> Result<String, JsValue> {
+    let value: Value = serde_json::from_str(json)
+        .map_err(|e| error("InvalidDocument", format!("not a JSON document: {e}")))?;
     Ok(toon::encode(&value))
 }
 
@@ -173,9 +179,10 @@ impl WasmStore {
         }
     }
 
-    /// Stores a JavaScript value (converted to canonical TOON).
-    pub fn put(&self, key: &str, value: JsValue) -> Result<(), JsValue> {
-        let text = text_of(&value)?;
+    /// Stores a value given as JSON text (converted to canonical TOON).
+    #[wasm_bindgen(js_name = putJson)]
+    pub fn put_json(&self, key: &str, json: &str) -> Result<(), JsValue> {
+        let text = text_of(json)?;
         with_store!(self, |s| s.put(key, &text)).map_err(store_error)
     }
 
@@ -185,10 +192,11 @@ impl WasmStore {
         with_store!(self, |s| s.put(key, text)).map_err(store_error)
     }
 
-    /// The value under `key`, or `undefined`.
-    pub fn get(&self, key: &str) -> Result<JsValue, JsValue> {
+    /// The value under `key` as JSON text, or `undefined`.
+    #[wasm_bindgen(js_name = getJson)]
+    pub fn get_json(&self, key: &str) -> Result<JsValue, JsValue> {
         let value = with_store!(self, |s| s.get_value(key)).map_err(store_error)?;
-        Ok(value.map_or(JsValue::UNDEFINED, |v| to_js(&v)))
+        Ok(value.map_or(JsValue::UNDEFINED, |v| json_of(&v).into()))
     }
 
     /// The TOON text under `key`, or `undefined`.
@@ -203,21 +211,21 @@ impl WasmStore {
         with_store!(self, |s| s.delete(key)).map_err(store_error)
     }
 
-    /// Appends a value (or TOON text, when `is_text`) as the next row; its id.
-    pub fn append(&self, value: JsValue, is_text: bool) -> Result<f64, JsValue> {
-        let text = match is_text {
-            true => value.as_string().ok_or_else(|| error("InvalidArgument", "text expected"))?,
-            false => text_of(&value)?,
+    /// Appends TOON text (or JSON text, when `is_json`) as the next row; its id.
+    pub fn append(&self, text: &str, is_json: bool) -> Result<f64, JsValue> {
+        let text = match is_json {
+            true => text_of(text)?,
+            false => text.to_owned(),
         };
         let id = with_store!(self, |s| s.append(&text)).map_err(store_error)?;
         Ok(id as f64)
     }
 
-    /// Row `id`'s value, or `undefined`.
-    #[wasm_bindgen(js_name = getRow)]
-    pub fn get_row(&self, id: f64) -> Result<JsValue, JsValue> {
+    /// Row `id`'s value as JSON text, or `undefined`.
+    #[wasm_bindgen(js_name = getRowJson)]
+    pub fn get_row_json(&self, id: f64) -> Result<JsValue, JsValue> {
         let value = with_store!(self, |s| s.get_row_value(id as u64)).map_err(store_error)?;
-        Ok(value.map_or(JsValue::UNDEFINED, |v| to_js(&v)))
+        Ok(value.map_or(JsValue::UNDEFINED, |v| json_of(&v).into()))
     }
 
     /// Up to `limit` `[key, value]` pairs in key order: keys from `from` (or with `prefix`)
@@ -256,7 +264,7 @@ impl WasmStore {
         Ok(chunk)
     }
 
-    /// Applies `[{type: "put", key, value} | {type: "putText", key, text} |
+    /// Applies `[{type: "putJson", key, json} | {type: "putText", key, text} |
     /// {type: "delete", key}]` atomically.
     pub fn batch(&self, ops: Array) -> Result<(), JsValue> {
         let mut batch = Batch::new();
@@ -264,7 +272,10 @@ impl WasmStore {
             let field = |name: &str| Reflect::get(&op, &name.into());
             let key = field("key")?.as_string().ok_or_else(|| error("InvalidArgument", "key"))?;
             match field("type")?.as_string().as_deref() {
-                Some("put") => batch.put(key, text_of(&field("value")?)?),
+                Some("putJson") => {
+                    let json = field("json")?.as_string();
+                    batch.put(key, text_of(&json.ok_or_else(|| error("InvalidArgument", "json"))?)?)
+                }
                 Some("putText") => {
                     let text = field("text")?.as_string();
                     batch.put(key, text.ok_or_else(|| error("InvalidArgument", "text"))?)
@@ -276,10 +287,10 @@ impl WasmStore {
         with_store!(self, |s| s.batch(&batch)).map_err(store_error)
     }
 
-    /// Values of `keys` (`undefined` where absent), in one call.
-    #[wasm_bindgen(js_name = getMany)]
-    pub fn get_many(&self, keys: Array) -> Result<Array, JsValue> {
-        keys.iter().map(|key| self.get(&key.as_string().unwrap_or_default())).collect()
+    /// Values of `keys` as JSON text (`undefined` where absent), in one call.
+    #[wasm_bindgen(js_name = getManyJson)]
+    pub fn get_many_json(&self, keys: Array) -> Result<Array, JsValue> {
+        keys.iter().map(|key| self.get_json(&key.as_string().unwrap_or_default())).collect()
     }
 
     /// The store's files by name, after a sync: the same bytes as on any other backend.

@@ -1,8 +1,9 @@
 //! `toonstore-wasm`: the ToonStore engine in the browser, for the npm package in `www/`.
 //!
 //! What it is: wasm-bindgen bindings that run a whole store synchronously inside a dedicated
-//! Worker, over OPFS `FileSystemSyncAccessHandle`s ([`opfs`]) or memory, with JavaScript
-//! values converted to and from TOON in Rust ([`convert`]). What it is not: the public API;
+//! Worker, over OPFS `FileSystemSyncAccessHandle`s ([`opfs`]) or memory. JavaScript values
+//! cross the worker boundary as JSON text (`JSON.stringify`/`JSON.parse`, native and a
+//! cheap string to clone) and become TOON in Rust ([`api`]). What it is not: the public API;
 //! the package's worker and promise API (`www/src/`) wrap it, and its types are written by
 //! hand there. Opening OPFS handles is asynchronous, so the worker opens them and hands them
 //! in; everything here is synchronous.
@@ -12,7 +13,6 @@
 #![cfg(target_arch = "wasm32")]
 
 pub mod api;
-pub mod convert;
 pub mod opfs;
 
 use std::cell::RefCell;

@@ -268,23 +268,29 @@ impl File for OpfsFile {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let len = self.len()?;
-        let end = offset.checked_add(buf.len() as u64).filter(|&end| end <= len);
-        if end.is_none() {
-            return Err(past_end(offset, buf.len(), len));
-        }
-        if buf.is_empty() {
-            return Ok(());
-        }
-        let read = self.slot.read_exact(HEADER + offset, buf)?;
-        if read != buf.len() {
-            return Err(past_end(offset, buf.len(), offset + read as u64));
+        // One call into OPFS per read: the size is asked only when the read comes up short.
+        // Offsets OPFS cannot address (its offsets are f64) are past any file's end.
+        let in_range =
+            offset.checked_add(HEADER + buf.len() as u64).is_some_and(|end| end < 1 << 53);
+        let read = match (buf.is_empty(), in_range) {
+            (_, false) => return Err(past_end(offset, buf.len(), self.len()?)),
+            (true, true) => 0,
+            (false, true) => self.slot.read_exact(HEADER + offset, buf)?,
+        };
+        if read != buf.len() || (buf.is_empty() && offset > self.len()?) {
+            return Err(past_end(offset, buf.len(), self.len()?));
         }
         Ok(())
     }
 
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.check_writable()?;
+        if offset.checked_add(HEADER + data.len() as u64).is_none_or(|end| end >= 1 << 53) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "write beyond what OPFS addresses",
+            ));
+        }
         if data.is_empty() {
             return Ok(());
         }

@@ -75,7 +75,9 @@ export type BatchOp =
   | { type: 'delete'; key: string };
 
 /**
- * An open store. Objects go in and come out as plain values; JavaScript lists
+ * An open store. Objects go in and come out as plain values, by JSON.stringify's rules
+ * (undefined members and functions are left out, NaN becomes null, toJSON is called;
+ * BigInts and `undefined` itself are refused with `InvalidDocument`). JavaScript lists
  * integer-like keys ("2", "10") first, so their order in a document does not survive.
  * A key `__proto__` comes back as an own property.
  */

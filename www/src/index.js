@@ -70,6 +70,22 @@ class Connection {
 
 const SCAN_CHUNK = 256;
 
+/** Documents cross to the worker as JSON text: JSON.stringify's rules apply (members that
+ * are undefined or functions are left out, NaN becomes null, toJSON is called). */
+function toJson(value) {
+  let json;
+  try {
+    json = JSON.stringify(value);
+  } catch (e) {
+    throw new ToonStoreError('InvalidDocument', `not a JSON value: ${e.message}`);
+  }
+  if (json === undefined) throw new ToonStoreError('InvalidDocument', 'not a JSON value');
+  return json;
+}
+
+/** JSON.parse defines every member as an own property: a key `__proto__` stays data. */
+const fromJson = (json) => (json === undefined ? undefined : JSON.parse(json));
+
 /** One open store. Values are plain JSON-like objects; `...Text` methods take TOON text. */
 class Store {
   constructor(connection, name, info) {
@@ -82,18 +98,23 @@ class Store {
     return this.connection.request(op, args, transfer);
   }
 
-  put(key, value) { return this.call('put', { key, value }); }
+  async put(key, value) { return this.call('putJson', { key, json: toJson(value) }); }
   putText(key, text) { return this.call('putText', { key, text }); }
-  get(key) { return this.call('get', { key }); }
+  async get(key) { return fromJson(await this.call('getJson', { key })); }
   getText(key) { return this.call('getText', { key }); }
   delete(key) { return this.call('delete', { key }); }
-  append(value) { return this.call('append', { value }); }
-  appendText(text) { return this.call('append', { text }); }
-  getRow(id) { return this.call('getRow', { id }); }
+  async append(value) { return this.call('append', { text: toJson(value), json: true }); }
+  appendText(text) { return this.call('append', { text, json: false }); }
+  async getRow(id) { return fromJson(await this.call('getRowJson', { id })); }
 
   /** Puts and deletes, all or none: `[{type: 'put', key, value} | {type: 'putText', key,
    * text} | {type: 'delete', key}]`. */
-  batch(ops) { return this.call('batch', { ops }); }
+  async batch(ops) {
+    const encoded = ops.map((op) => (op?.type === 'put'
+      ? { type: 'putJson', key: op.key, json: toJson(op.value) }
+      : op));
+    return this.call('batch', { ops: encoded });
+  }
 
   /** Puts many entries (`[[key, value], ...]` or an object) in one atomic batch. */
   putMany(entries) {
@@ -101,7 +122,7 @@ class Store {
     return this.batch(list.map(([key, value]) => ({ type: 'put', key, value })));
   }
 
-  getMany(keys) { return this.call('getMany', { keys }); }
+  async getMany(keys) { return (await this.call('getManyJson', { keys })).map(fromJson); }
 
   /** `[key, value]` pairs in key order, fetched in chunks: `{prefix, from, to, limit, text}`
    * (`to` excluded; `text` gives TOON text instead of values). */
@@ -112,7 +133,7 @@ class Store {
       const chunk = await this.call('scan', {
         prefix, from, to, after, text, limit: Math.min(SCAN_CHUNK, left),
       });
-      for (const entry of chunk) yield entry;
+      for (const [key, value] of chunk) yield [key, text ? value : JSON.parse(value)];
       if (chunk.length < Math.min(SCAN_CHUNK, left)) return;
       left -= chunk.length;
       after = chunk[chunk.length - 1][0];

@@ -94,7 +94,7 @@ const tests = {
     const page = await newPage(context);
     const out = await inPage(page, async (t) => {
       const store = await t.open('api');
-      await store.put('user:1', { name: 'Ada', tags: ['math', 'engines'], score: 9.5, x: null });
+      await store.put('user:1', { name: 'Ada', tags: ['math', 'engines'], score: 9.5, x: null, gone: undefined });
       await store.putText('user:2', 'name: Linus\ntags[1]: kernel');
       const row = await store.append({ event: 'login' });
       const results = {
@@ -171,7 +171,8 @@ const tests = {
       };
       const results = {
         invalid: await code(() => store.putText('k', 'a: 1\nb[3]: x,y')),
-        undefinedValue: await code(() => store.put('k', { a: undefined })),
+        undefinedValue: await code(() => store.put('k', undefined)),
+        bigint: await code(() => store.put('k', { n: 1n })),
         tooLarge: await code(() => store.put('k', { s: 'x'.repeat(2 << 20) })),
         emptyKey: await code(() => store.put('', { a: 1 })),
       };
@@ -183,6 +184,7 @@ const tests = {
     });
     assert.deepEqual(out.invalid, { code: 'InvalidDocument', name: 'ToonStoreError', line: 2, column: 1 });
     assert.equal(out.undefinedValue.code, 'InvalidDocument');
+    assert.equal(out.bigint.code, 'InvalidDocument');
     assert.equal(out.tooLarge.code, 'TooLarge');
     assert.equal(out.emptyKey.code, 'InvalidKey');
     assert.deepEqual(out.after, { fine: true });
@@ -347,6 +349,40 @@ const tests = {
     }
     rmSync(dir, { recursive: true });
   },
+};
+
+tests['the demo page stores, lists and exports records'] = async (context) => {
+  const page = await context.newPage();
+  await page.goto(`${origin}/demo/`);
+  await page.waitForFunction(() => document.getElementById('status').textContent.includes('records'));
+  await page.click('#samples');
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 4);
+  await page.fill('#search', 'user:');
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 3);
+  await page.click('#export');
+  await page.waitForFunction(() => document.getElementById('exported').textContent.length > 0);
+  assert.equal(await page.textContent('#exported'),
+    '[3:]{id,name,role,since,active}:\n  "user:1": 1,Ada Lovelace,engine,2019,true\n' +
+    '  "user:2": 2,Linus Torvalds,io,2020,true\n  "user:3": 3,Grace Hopper,codec,2021,false');
+  assert.match(await page.textContent('#rows'), /bytes compact[\s\S]*bytes/);
+  await page.reload();
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 4);
+  await page.close();
+};
+
+tests['the package works when bundled by Vite'] = async (context) => {
+  const app = join(www, 'test', 'vite-app');
+  execFileSync(join(app, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'error'], { cwd: app });
+  const bundled = await serve(join(app, 'dist'));
+  try {
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${bundled.address().port}/`);
+    await page.waitForFunction(() => document.getElementById('out').textContent !== 'running');
+    assert.equal(await page.textContent('#out'), 'ok {"bundled":true,"n":1} opfs');
+    await page.close();
+  } finally {
+    bundled.close();
+  }
 };
 
 const filter = process.argv[2];

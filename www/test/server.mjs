@@ -1,4 +1,5 @@
 // A static file server for the tests, the benchmark runner and the demo, on 127.0.0.1.
+//   node www/test/server.mjs [PORT]   serves www/ and prints the demo's address
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
@@ -30,4 +31,10 @@ export function serve(root, port = 0) {
     }
   });
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const root = new URL('..', import.meta.url).pathname;
+  const server = await serve(root, Number(process.argv[2] ?? 8080));
+  console.log(`ToonStore demo: http://127.0.0.1:${server.address().port}/demo/`);
 }

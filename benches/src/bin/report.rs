@@ -23,8 +23,9 @@ fn main() {
         "codec" => codec(&results, &run),
         "engine" => engine(&results, &run),
         "wasi" => wasi(&results, &run),
+        "browser" => browser(&results, &run),
         other => {
-            eprintln!("error: unknown section {other:?} (known: codec, engine, wasi)");
+            eprintln!("error: unknown section {other:?} (known: codec, engine, wasi, browser)");
             std::process::exit(2);
         }
     };
@@ -386,6 +387,110 @@ fn wasi(results: &Results, run: &str) -> String {
         }
     }
     targets.add("start of a cached module (ms)", ms("cached_run"), 10.0, false, "");
+    writeln!(out, "\n{}", targets.table()).unwrap();
+    out.trim_end().to_owned()
+}
+
+/// The browser table: inside a worker against raw OPFS and sqlite-wasm, and through the
+/// main-thread API against idb-keyval; one Chromium session (`www/bench/run.mjs`).
+fn browser(results: &Results, run: &str) -> String {
+    let rate = |name: &str| per_s(get(results, "browser", name));
+    let chromium = results
+        .keys()
+        .find(|(group, _)| group == "browser-meta")
+        .map_or("Chromium", |(_, name)| name.as_str());
+    let mut out = String::new();
+    writeln!(out, "## Browser\n").unwrap();
+    writeln!(
+        out,
+        "{run}: `benches/run.sh browser`, one headless {chromium} session (persistent \
+         profile, pages from 127.0.0.1). 20,000 documents of 1 KB (the WASI workload's \
+         generator), random gets. Inside a dedicated worker: toonstore's engine called directly \
+         (`putText`, then a sync; `getText`), raw OPFS sync access handle (64 KB writes of 64 \
+         records, then a flush; 1 KB random reads), `@sqlite.org/sqlite-wasm` 3.54.1-build1 with \
+         the opfs-sahpool VFS (WAL; prepared statements). On the main thread: the package's \
+         promise API with objects (`put` awaited one by one, then `sync`; `get`; `putMany`) \
+         and IndexedDB through idb-keyval 6.3.0 (one-by-one sets and gets on 2,000 keys).\n"
+    )
+    .unwrap();
+    writeln!(out, "| workload | toonstore | raw OPFS | sqlite-wasm | idb-keyval |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|---:|").unwrap();
+    let rows: [(&str, [&str; 4]); 6] = [
+        (
+            "worker: put (raw: 64 KB writes; SQLite: one transaction)",
+            [
+                "worker/toonstore-put",
+                "worker/raw-opfs-write-64k",
+                "worker/sqlite-insert-one-transaction",
+                "",
+            ],
+        ),
+        ("worker: put, SQLite autocommit", ["", "", "worker/sqlite-insert-autocommit", ""]),
+        ("worker: get", ["worker/toonstore-get", "worker/raw-opfs-read", "worker/sqlite-get", ""]),
+        (
+            "main thread: put, awaited one by one",
+            ["main/toonstore-put-awaited", "", "", "main/idb-keyval-set-awaited"],
+        ),
+        (
+            "main thread: get, awaited one by one",
+            ["main/toonstore-get-awaited", "", "", "main/idb-keyval-get-awaited"],
+        ),
+        (
+            "main thread: putMany / setMany",
+            ["main/toonstore-putMany", "", "", "main/idb-keyval-setMany"],
+        ),
+    ];
+    for (name, cells) in rows {
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|c| if c.is_empty() { "-".to_owned() } else { fmt_rate(rate(c)) })
+            .collect();
+        writeln!(out, "| {name} | {} |", cells.join(" | ")).unwrap();
+    }
+    let mut targets = Targets::default();
+    let vs = |ours: &str, theirs: &str| ratio(rate(ours), rate(theirs));
+    targets.add(
+        "worker put vs raw OPFS 64 KB writes",
+        vs("worker/toonstore-put", "worker/raw-opfs-write-64k"),
+        0.5,
+        true,
+        "x",
+    );
+    targets.add(
+        "worker put vs sqlite-wasm, one transaction",
+        vs("worker/toonstore-put", "worker/sqlite-insert-one-transaction"),
+        7.0,
+        true,
+        "x",
+    );
+    targets.add(
+        "worker get vs sqlite-wasm",
+        vs("worker/toonstore-get", "worker/sqlite-get"),
+        10.0,
+        true,
+        "x",
+    );
+    targets.add(
+        "awaited put vs idb-keyval set",
+        vs("main/toonstore-put-awaited", "main/idb-keyval-set-awaited"),
+        10.0,
+        true,
+        "x",
+    );
+    targets.add(
+        "awaited get vs idb-keyval get",
+        vs("main/toonstore-get-awaited", "main/idb-keyval-get-awaited"),
+        5.0,
+        true,
+        "x",
+    );
+    targets.add(
+        "putMany vs idb-keyval setMany",
+        vs("main/toonstore-putMany", "main/idb-keyval-setMany"),
+        5.0,
+        true,
+        "x",
+    );
     writeln!(out, "\n{}", targets.table()).unwrap();
     out.trim_end().to_owned()
 }

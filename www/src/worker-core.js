@@ -1,0 +1,177 @@
+// What the worker does with its one store, apart from listening (worker.js): the engine
+// inside is synchronous; what is asynchronous happens around it: the Web Lock, opening OPFS
+// sync access handles for the store's slot files (ahead of need), and nothing else (slots
+// are reused, never removed). The benchmark worker imports it too.
+import init, { WasmStore, storageConformance } from '../pkg/toonstore_wasm.js';
+
+/** Spare slots kept open so the engine can create files (segments, hints) synchronously. */
+const SPARE_SLOTS = 4;
+const SLOT_PREFIX = 'slot-';
+
+let store = null;
+let directory = null;
+let nextSlot = 0;
+let releaseLock = null;
+
+export class CodedError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+function opfsAvailable() {
+  return typeof navigator.storage?.getDirectory === 'function' &&
+    typeof FileSystemFileHandle !== 'undefined' &&
+    typeof FileSystemFileHandle.prototype.createSyncAccessHandle === 'function';
+}
+
+async function storeDirectory(name, create) {
+  const root = await navigator.storage.getDirectory();
+  const stores = await root.getDirectoryHandle('toonstore', { create: true });
+  return stores.getDirectoryHandle(name, { create });
+}
+
+async function openHandle(fileHandle) {
+  try {
+    return await fileHandle.createSyncAccessHandle();
+  } catch (e) {
+    if (e.name === 'NoModificationAllowedError') {
+      throw new CodedError('Locked', 'the store is open elsewhere (another tab or worker)');
+    }
+    throw e;
+  }
+}
+
+/** Opens a sync access handle on every slot file of the store. */
+async function openSlots(dir) {
+  const handles = [];
+  for await (const [name, handle] of dir.entries()) {
+    if (handle.kind !== 'file' || !name.startsWith(SLOT_PREFIX)) continue;
+    nextSlot = Math.max(nextSlot, Number(name.slice(SLOT_PREFIX.length)) + 1);
+    handles.push(await openHandle(handle));
+  }
+  return handles;
+}
+
+/** Creates `count` new, empty slot files and opens them. */
+async function newSlots(dir, count) {
+  const handles = [];
+  for (let i = 0; i < count; i++) {
+    const name = SLOT_PREFIX + String(nextSlot++).padStart(6, '0');
+    handles.push(await openHandle(await dir.getFileHandle(name, { create: true })));
+  }
+  return handles;
+}
+
+/** Keeps at least `wanted` free slots open. */
+export async function ensureSlots(wanted = SPARE_SLOTS) {
+  if (!directory) return;
+  const missing = wanted - store.freeSlots();
+  if (missing > 0) store.addSlots(await newSlots(directory, missing));
+}
+
+/** Takes the store's Web Lock at once or fails with Locked; held until close. */
+async function lock(name) {
+  if (!navigator.locks) return;
+  await new Promise((resolve, reject) => {
+    navigator.locks.request(`toonstore:${name}`, { ifAvailable: true }, (held) => {
+      if (!held) {
+        reject(new CodedError('Locked', `the store "${name}" is open in another tab`));
+        return undefined;
+      }
+      resolve();
+      return new Promise((release) => { releaseLock = release; });
+    });
+  });
+}
+
+export async function open({ name, options = {}, files }) {
+  if (store) throw new CodedError('InvalidArgument', 'this worker already holds a store');
+  await init();
+  await lock(name);
+  try {
+    if (!opfsAvailable() || options.memory) {
+      if (files) throw new CodedError('InvalidArgument', 'files can only be opened on OPFS');
+      store = WasmStore.openMemory(options);
+      return store.stats();
+    }
+    directory = await storeDirectory(name, true);
+    let slots = await openSlots(directory);
+    if (files) {
+      const count = Object.keys(files).length + SPARE_SLOTS;
+      slots = slots.concat(await newSlots(directory, Math.max(0, count - slots.length)));
+      WasmStore.importFiles(slots, files);
+    }
+    if (slots.length < SPARE_SLOTS) slots = slots.concat(await newSlots(directory, SPARE_SLOTS));
+    store = WasmStore.openOpfs(slots, options);
+    await ensureSlots();
+    return store.stats();
+  } catch (e) {
+    releaseLock?.();
+    releaseLock = null;
+    throw e;
+  }
+}
+
+export async function close() {
+  if (!store) return;
+  try {
+    store.close();
+  } finally {
+    store.free();
+    store = null;
+    directory = null;
+    releaseLock?.();
+    releaseLock = null;
+  }
+}
+
+/** Runs the engine's storage conformance suite on fresh OPFS slots (tests). */
+async function conformance() {
+  await init();
+  const root = await navigator.storage.getDirectory();
+  const dir = await root.getDirectoryHandle(`conformance-${Date.now()}`, { create: true });
+  const sets = [];
+  for (let check = 0; check < 13; check++) sets.push(await newSlots(dir, 8));
+  try {
+    return storageConformance(sets);
+  } finally {
+    for (const set of sets) for (const handle of set) handle.close();
+    await root.removeEntry(dir.name, { recursive: true });
+  }
+}
+
+/** The open store (a `WasmStore`), or null. */
+export function current() {
+  return store;
+}
+
+export const operations = {
+  open,
+  close,
+  conformance,
+  putJson: ({ key, json }) => store.putJson(key, json),
+  putText: ({ key, text }) => store.putText(key, text),
+  getJson: ({ key }) => store.getJson(key),
+  getText: ({ key }) => store.getText(key),
+  delete: ({ key }) => store.delete(key),
+  append: ({ text, json }) => store.append(text, Boolean(json)),
+  getRowJson: ({ id }) => store.getRowJson(id),
+  scan: ({ prefix, from, to, after, limit, text }) =>
+    store.scan(prefix, from, to, after, limit ?? 256, Boolean(text)),
+  batch: ({ ops }) => store.batch(ops),
+  getManyJson: ({ keys }) => store.getManyJson(keys),
+  exportFiles: () => store.exportFiles(),
+  exportToon: ({ prefix }) => store.exportToon(prefix),
+  compact: async () => {
+    await ensureSlots(store.stats().segments + SPARE_SLOTS);
+    return store.compact();
+  },
+  stats: () => store.stats(),
+  sync: () => store.sync(),
+  // Tests: an uncaught error, as a crash of the worker would raise.
+  // The call never returns: the queue behind it waits, as it would on a hung engine.
+  __crash: () => new Promise(() => { setTimeout(() => { throw new Error('crash requested'); }, 50); }),
+};
+
