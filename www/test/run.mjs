@@ -191,6 +191,33 @@ const tests = {
     assert.equal(out.closed.code, 'Closed');
   },
 
+  async 'a full store says QuotaExceeded and keeps what it had'(context) {
+    const page = await newPage(context);
+    const out = await inPage(page, async (t) => {
+      const store = await t.open('full', { maxStoreBytes: 64 * 1024 });
+      let stored = 0;
+      let code;
+      for (let i = 0; i < 100 && !code; i++) {
+        try {
+          await store.put(`k${i}`, { body: 'x'.repeat(4000) });
+          stored++;
+        } catch (e) {
+          code = e.code;
+        }
+      }
+      await store.close();
+      const again = await t.open('full', { maxStoreBytes: 64 * 1024 });
+      const first = await again.get('k0');
+      const keys = (await again.stats()).keys;
+      await again.close();
+      return { code, stored, keys, first: first.body.length };
+    });
+    assert.equal(out.code, 'QuotaExceeded');
+    assert.ok(out.stored >= 10, `${out.stored} stored`);
+    assert.equal(out.keys, out.stored);
+    assert.equal(out.first, 4000);
+  },
+
   async 'integer-like keys come first and __proto__ is an own property'(context) {
     const page = await newPage(context);
     const out = await inPage(page, async (t) => {
