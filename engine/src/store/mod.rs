@@ -745,8 +745,18 @@ impl<S: Storage> Store<S> {
             sync.running = true;
             drop(sync);
             // Writers the last sync released are about to write again: letting them run
-            // first puts their records into this sync instead of the next one.
-            std::thread::yield_now();
+            // first puts their records into this sync instead of the next one. Keep the door
+            // open while they are still arriving (a few yields at most; a lone writer finds
+            // nothing new after one and goes on).
+            let mut seen = lock(&self.writer).written;
+            for _ in 0..4 {
+                std::thread::yield_now();
+                let now = lock(&self.writer).written;
+                if now == seen {
+                    break;
+                }
+                seen = now;
+            }
             let (file, covered) = {
                 let writer = lock(&self.writer);
                 (writer.active.clone(), writer.written)
