@@ -6,18 +6,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch } from '../test/chromium.mjs';
 import { serve } from '../test/server.mjs';
 
 const www = dirname(dirname(fileURLToPath(import.meta.url)));
 const n = Number(process.argv[2] ?? 20000);
 const server = await serve(www);
 const profile = mkdtempSync(join(tmpdir(), 'toonstore-bench-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const context = await launch(profile);
 try {
   const page = await context.newPage();
   page.on('console', (message) => console.error(`page: ${message.text()}`));

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch } from '../test/chromium.mjs';
 import { serve } from '../test/server.mjs';
 
 const dir = process.argv[2];
@@ -16,11 +16,7 @@ for (const name of readdirSync(dir)) {
 }
 const server = await serve(dirname(dirname(fileURLToPath(import.meta.url))));
 const profile = mkdtempSync(join(tmpdir(), 'toonstore-demo-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const context = await launch(profile);
 try {
   const page = await context.newPage();
   await page.goto(`http://127.0.0.1:${server.address().port}/test/page.html`);

@@ -9,23 +9,18 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch as launchChromium } from './chromium.mjs';
 import { serve } from './server.mjs';
 
 const www = dirname(dirname(fileURLToPath(import.meta.url)));
 const root = dirname(www);
 const nativeCli = join(root, 'target/debug/toonstore');
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
 const server = await serve(www);
 const origin = `http://127.0.0.1:${server.address().port}`;
 const profile = mkdtempSync(join(tmpdir(), 'toonstore-chromium-'));
 
-async function launch() {
-  return chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', args: ARGS });
-}
+const launch = () => launchChromium(profile);
 
 async function newPage(context) {
   const page = await context.newPage();
