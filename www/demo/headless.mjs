@@ -33,7 +33,7 @@ try {
     const exported = await store.export();
     await store.close();
     const back = {};
-    for (const [name, data] of Object.entries(exported)) back[name] = btoa(String.fromCharCode(...data));
+    for (const [name, data] of Object.entries(exported)) back[name] = btoa(Array.from(data, (b) => String.fromCharCode(b)).join(''));
     return { table, backend, keys, back, agent: navigator.userAgent };
   }, files);
   console.log(`${out.agent.match(/(HeadlessChrome|Chrome)\/[\d.]+/)?.[0]}: ${out.keys} records in ${out.backend}`);

@@ -55,7 +55,7 @@ const exportBase64 = async (t, name) => {
   await store.close();
   const out = {};
   for (const [file, bytes] of Object.entries(files)) {
-    out[file] = btoa(String.fromCharCode(...bytes));
+    out[file] = btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
   }
   return out;
 };
