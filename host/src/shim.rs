@@ -106,23 +106,29 @@ impl Policy {
         Ok(())
     }
 
-    /// Runs a write that grows a file from `old_len` to `new_len`, charging the quota first
-    /// and refunding what the write did not use.
-    async fn grow<T>(
+    /// Runs `change`, which takes a file from the length `measure` gives first to the one it
+    /// gives second: growth is charged to the quota before (and refunded if the change
+    /// fails), shrinking is refunded after. Without a quota nothing is measured, so writes
+    /// cost no extra calls.
+    async fn resize<T>(
         &self,
-        old_len: u64,
-        new_len: u64,
-        write: impl Future<Output = Result<T, Error>>,
+        measure: impl Future<Output = Result<(u64, u64), Error>>,
+        change: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        let growth = new_len.saturating_sub(old_len);
-        if let Some(quota) = &self.quota {
-            quota.take(growth)?;
+        let Some(quota) = &self.quota else { return change.await };
+        let (old, new) = measure.await?;
+        let growth = new.saturating_sub(old);
+        quota.take(growth)?;
+        match change.await {
+            Ok(outcome) => {
+                quota.give_back(old.saturating_sub(new));
+                Ok(outcome)
+            }
+            Err(e) => {
+                quota.give_back(growth);
+                Err(e)
+            }
         }
-        let outcome = write.await;
-        if let (Some(quota), Err(_)) = (&self.quota, &outcome) {
-            quota.give_back(growth);
-        }
-        outcome
     }
 
     fn shrink(&self, bytes: u64) {
@@ -197,8 +203,11 @@ impl WasiDir for ShimDir {
         if mutating {
             self.policy.check_writable()?;
         }
-        // Sizes before the open: what truncation frees, and whether the open creates.
-        let before = match mutating {
+        // The size before the open, where it matters: what truncation frees from a quota,
+        // and whether the open creates a name a real directory must make durable.
+        let truncates = self.policy.quota.is_some() && oflags.contains(OFlags::TRUNCATE);
+        let creates = self.host_path.is_some() && oflags.contains(OFlags::CREATE);
+        let before = match truncates || creates {
             true => Some(self.size_at(path).await?),
             false => None,
         };
@@ -206,10 +215,10 @@ impl WasiDir for ShimDir {
             self.inner.open_file(symlink_follow, path, oflags, read, write, fdflags).await?;
         self.policy.meter.opens.fetch_add(1, Relaxed);
         if let Some(before) = before {
-            if oflags.contains(OFlags::TRUNCATE) {
+            if truncates {
                 self.policy.shrink(before.unwrap_or(0));
             }
-            if before.is_none() && oflags.contains(OFlags::CREATE) {
+            if creates && before.is_none() {
                 self.sync_host_dir(path)?;
             }
         }
@@ -392,10 +401,8 @@ impl WasiFile for ShimFile {
 
     async fn set_filestat_size(&self, size: u64) -> Result<(), Error> {
         self.policy.check_writable()?;
-        let old = self.len().await?;
-        self.policy.grow(old, size, self.inner.set_filestat_size(size)).await?;
-        self.policy.shrink(old.saturating_sub(size));
-        Ok(())
+        let measure = async { Ok((self.len().await?, size)) };
+        self.policy.resize(measure, self.inner.set_filestat_size(size)).await
     }
 
     async fn advise(&self, offset: u64, len: u64, advice: Advice) -> Result<(), Error> {
@@ -427,21 +434,25 @@ impl WasiFile for ShimFile {
 
     async fn write_vectored<'a>(&self, bufs: &[IoSlice<'a>]) -> Result<u64, Error> {
         self.policy.check_writable()?;
-        let old = self.len().await?;
-        let start = match self.inner.get_fdflags().await?.contains(FdFlags::APPEND) {
-            true => old,
-            false => self.inner.seek(SeekFrom::Current(0)).await?,
+        let measure = async {
+            let old = self.len().await?;
+            let start = match self.inner.get_fdflags().await?.contains(FdFlags::APPEND) {
+                true => old,
+                false => self.inner.seek(SeekFrom::Current(0)).await?,
+            };
+            Ok((old, old.max(start + total_len(bufs))))
         };
-        let end = start + total_len(bufs);
-        let written = self.policy.grow(old, end, self.inner.write_vectored(bufs)).await;
+        let written = self.policy.resize(measure, self.inner.write_vectored(bufs)).await;
         self.count_written(written)
     }
 
     async fn write_vectored_at<'a>(&self, bufs: &[IoSlice<'a>], offset: u64) -> Result<u64, Error> {
         self.policy.check_writable()?;
-        let old = self.len().await?;
-        let end = offset + total_len(bufs);
-        let written = self.policy.grow(old, end, self.inner.write_vectored_at(bufs, offset)).await;
+        let measure = async {
+            let old = self.len().await?;
+            Ok((old, old.max(offset + total_len(bufs))))
+        };
+        let written = self.policy.resize(measure, self.inner.write_vectored_at(bufs, offset)).await;
         self.count_written(written)
     }
 
