@@ -2,7 +2,8 @@
 //! run whole from the cache (`toonstore.wasm --version`: load, instantiate, run, exit).
 //!
 //! `start_time MODULE.wasm` prints medians as JSON for `benches/run.sh wasi`:
-//! `{"compile": {"median_ns": ..}, "cached_load": {..}, "cached_run": {..}}`.
+//! `{"compile": {"median_ns": .., "bytes": ..}, "cached_load": {..}, "cached_run": {..}}`
+//! (`bytes`: the module's size, recorded with the run it belongs to).
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ fn main() -> anyhow::Result<()> {
     let cache = std::env::temp_dir().join(format!("toonstore-start-time-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
     let engine = toonstore_host::engine(false)?;
+    let bytes = std::fs::metadata(&module)?.len();
 
     let compile: Vec<Duration> = (0..3)
         .map(|_| {
@@ -54,7 +56,7 @@ fn main() -> anyhow::Result<()> {
         .collect();
     std::fs::remove_dir_all(&cache)?;
     println!(
-        "{{\"compile\":{{\"median_ns\":{}}},\"cached_load\":{{\"median_ns\":{}}},\"cached_run\":{{\"median_ns\":{}}}}}",
+        "{{\"compile\":{{\"median_ns\":{},\"bytes\":{bytes}}},\"cached_load\":{{\"median_ns\":{}}},\"cached_run\":{{\"median_ns\":{}}}}}",
         median(compile),
         median(cached_load),
         median(cached_run)

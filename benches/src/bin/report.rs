@@ -216,59 +216,44 @@ fn engine(results: &Results, run: &str) -> String {
     let compaction = get(results, "engine-compaction", "disk-per-live").map(|m| m.median_ns);
 
     let mut targets = Targets::default();
-    let mut target = |what: &str, measured: Option<f64>, goal: f64, higher: bool, unit: &str| {
-        targets.add(what, measured, goal, higher, unit)
-    };
     let put = rate("engine-put", "toonstore");
-    target(
+    targets.at_least(
         "put vs buffered baseline",
         ratio(put, rate("engine-put", "baseline-buffered")),
         0.7,
-        true,
-        "x",
     );
-    target("put vs fjall", ratio(put, rate("engine-put", "fjall")), 3.0, true, "x");
+    targets.at_least("put vs fjall", ratio(put, rate("engine-put", "fjall")), 3.0);
     let get_rate = rate("engine-get", "toonstore-uncached");
-    target(
+    targets.at_least(
         "uncached get vs mmap baseline",
         ratio(get_rate, rate("engine-get", "baseline-mmap")),
         0.7,
-        true,
-        "x",
     );
-    target("uncached get vs redb", ratio(get_rate, rate("engine-get", "redb")), 5.0, true, "x");
-    target("cached decoded get (M/s)", cached.map(|c| c / 1e6), 10.0, true, "");
-    target(
+    targets.at_least("uncached get vs redb", ratio(get_rate, rate("engine-get", "redb")), 5.0);
+    targets.add("cached decoded get (M/s)", cached.map(|c| c / 1e6), 10.0, true, "");
+    targets.at_least(
         "scan vs mmap baseline",
         ratio(rate("engine-scan", "toonstore"), rate("engine-scan", "baseline-mmap")),
         0.7,
-        true,
-        "x",
     );
-    target(
+    targets.at_least(
         "50/50 mixed vs fjall",
         ratio(rate("engine-mixed", "toonstore"), rate("engine-mixed", "fjall")),
         3.0,
-        true,
-        "x",
     );
-    target("open of a 1M-key store (ms)", open_ms, 150.0, false, "");
+    targets.add("open of a 1M-key store (ms)", open_ms, 150.0, false, "");
     let immediate = rate("engine-durable-put", "toonstore-immediate-1-writer");
-    target(
+    targets.at_least(
         "Immediate, 1 writer vs fjall SyncData",
         ratio(immediate, rate("engine-durable-put", "fjall-syncdata")),
         1.2,
-        true,
-        "x",
     );
-    target(
+    targets.at_least(
         "Immediate, 8 writers vs 1 writer",
         ratio(rate("engine-durable-put", "toonstore-immediate-8-writers"), immediate),
         4.0,
-        true,
-        "x",
     );
-    target("disk after compaction / live data", compaction, 1.1, false, "");
+    targets.add("disk after compaction / live data", compaction, 1.1, false, "");
     writeln!(out, "\n{}", targets.table()).unwrap();
     out.trim_end().to_owned()
 }
@@ -297,6 +282,11 @@ impl Targets {
         writeln!(self.0, "{line}").unwrap();
     }
 
+    /// A ratio that must reach `goal` (most targets: "at least Nx the peer").
+    fn at_least(&mut self, what: &str, measured: Option<f64>, goal: f64) {
+        self.add(what, measured, goal, true, "x");
+    }
+
     fn table(&self) -> String {
         format!("| target | measured | goal | |\n|---|---:|---:|---|\n{}", self.0)
     }
@@ -309,10 +299,6 @@ const WASI_RUNTIMES: [(&str, &str); 4] = [
     ("host", "toonstore-host (wasi-common)"),
     ("wasmtime", "wasmtime CLI 36.0.20"),
 ];
-
-fn wasm_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip1/release")
-}
 
 /// The results `benches/run.sh wasi` leaves: `wasi-RUNTIME.json` per runtime (phases) and
 /// `wasi-start.json`, as (`wasi-PHASE`, RUNTIME) and (`wasi-start`, what).
@@ -327,7 +313,7 @@ fn load_wasi() -> Results {
     };
     let measurement = |m: &serde_json::Value| Measurement {
         median_ns: m["median_ns"].as_f64().expect("median_ns"),
-        bytes: None,
+        bytes: m["bytes"].as_u64(),
         elements: m["elements"].as_u64(),
     };
     let mut results = Results::new();
@@ -356,7 +342,7 @@ fn wasi(results: &Results, run: &str) -> String {
          natively and for `wasm32-wasip1` (release), run natively and as the same module under \
          our host and under the wasmtime CLI. Start times from `host/examples/start_time.rs` on \
          `toonstore.wasm` ({} bytes).\n",
-        std::fs::metadata(wasm_dir().join("toonstore.wasm")).map_or(0, |m| m.len())
+        get(results, "wasi-start", "compile").and_then(|m| m.bytes).unwrap_or(0)
     )
     .unwrap();
     let header: Vec<&str> = WASI_RUNTIMES.iter().map(|(_, name)| *name).collect();
@@ -383,7 +369,7 @@ fn wasi(results: &Results, run: &str) -> String {
     for (runtime, name) in [("host", "toonstore-host"), ("wasmtime", "wasmtime CLI")] {
         for phase in ["put", "get"] {
             let measured = ratio(rate(phase, runtime), rate(phase, "native"));
-            targets.add(&format!("{phase}, {name} vs native"), measured, 0.7, true, "x");
+            targets.at_least(&format!("{phase}, {name} vs native"), measured, 0.7);
         }
     }
     targets.add("start of a cached module (ms)", ms("cached_run"), 10.0, false, "");
@@ -449,47 +435,35 @@ fn browser(results: &Results, run: &str) -> String {
     }
     let mut targets = Targets::default();
     let vs = |ours: &str, theirs: &str| ratio(rate(ours), rate(theirs));
-    targets.add(
+    targets.at_least(
         "worker put vs raw OPFS 64 KB writes",
         vs("worker/toonstore-put", "worker/raw-opfs-write-64k"),
         0.5,
-        true,
-        "x",
     );
-    targets.add(
+    targets.at_least(
         "worker put vs sqlite-wasm, one transaction",
         vs("worker/toonstore-put", "worker/sqlite-insert-one-transaction"),
         7.0,
-        true,
-        "x",
     );
-    targets.add(
+    targets.at_least(
         "worker get vs sqlite-wasm",
         vs("worker/toonstore-get", "worker/sqlite-get"),
         10.0,
-        true,
-        "x",
     );
-    targets.add(
+    targets.at_least(
         "awaited put vs idb-keyval set",
         vs("main/toonstore-put-awaited", "main/idb-keyval-set-awaited"),
         10.0,
-        true,
-        "x",
     );
-    targets.add(
+    targets.at_least(
         "awaited get vs idb-keyval get",
         vs("main/toonstore-get-awaited", "main/idb-keyval-get-awaited"),
         5.0,
-        true,
-        "x",
     );
-    targets.add(
+    targets.at_least(
         "putMany vs idb-keyval setMany",
         vs("main/toonstore-putMany", "main/idb-keyval-setMany"),
         5.0,
-        true,
-        "x",
     );
     writeln!(out, "\n{}", targets.table()).unwrap();
     out.trim_end().to_owned()
