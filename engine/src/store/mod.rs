@@ -145,7 +145,12 @@ pub struct Batch {
 
 #[derive(Debug, Clone)]
 enum BatchOp {
-    Put(String, String),
+    /// `encoded`: the text is the encoder's output, canonical by construction.
+    Put {
+        key: String,
+        text: String,
+        encoded: bool,
+    },
     Delete(String),
 }
 
@@ -157,13 +162,13 @@ impl Batch {
 
     /// Puts TOON text (validated and made canonical when the batch is applied).
     pub fn put(&mut self, key: impl Into<String>, toon: impl Into<String>) -> &mut Batch {
-        self.ops.push(BatchOp::Put(key.into(), toon.into()));
+        self.ops.push(BatchOp::Put { key: key.into(), text: toon.into(), encoded: false });
         self
     }
 
     /// Puts a value.
     pub fn put_value(&mut self, key: impl Into<String>, value: &Value) -> &mut Batch {
-        self.ops.push(BatchOp::Put(key.into(), toon::encode(value)));
+        self.ops.push(BatchOp::Put { key: key.into(), text: toon::encode(value), encoded: true });
         self
     }
 
@@ -538,30 +543,33 @@ impl<S: Storage> Store<S> {
         if batch.is_empty() {
             return self.check_open();
         }
+        let mut ops = Vec::with_capacity(batch.len());
+        // Texts that need rewriting to canonical form, kept here for `ops` to borrow.
         let mut canonical = Vec::with_capacity(batch.len());
         for op in &batch.ops {
             match op {
-                BatchOp::Put(key, text) => {
+                BatchOp::Put { key, text, encoded } => {
                     Self::check_key(key)?;
-                    let text = self.canonical(text)?.into_owned();
+                    let text = match encoded {
+                        true => std::borrow::Cow::Borrowed(text.as_str()),
+                        false => self.canonical(text)?,
+                    };
                     self.check_value(&text)?;
-                    canonical.push(Some(text));
+                    canonical.push(text);
                 }
-                BatchOp::Delete(key) => {
-                    Self::check_key(key)?;
-                    canonical.push(None);
-                }
+                BatchOp::Delete(key) => Self::check_key(key)?,
             }
         }
-        let ops: Vec<Op<'_>> = batch
-            .ops
-            .iter()
-            .zip(&canonical)
-            .map(|(op, text)| match (op, text) {
-                (BatchOp::Put(key, _), Some(text)) => Op::Put { key, value: text.as_bytes() },
-                (BatchOp::Put(key, _) | BatchOp::Delete(key), _) => Op::Delete { key },
-            })
-            .collect();
+        let mut texts = canonical.iter();
+        for op in &batch.ops {
+            ops.push(match op {
+                BatchOp::Put { key, .. } => {
+                    let text = texts.next().expect("one text per put");
+                    Op::Put { key, value: text.as_bytes() }
+                }
+                BatchOp::Delete(key) => Op::Delete { key },
+            });
+        }
         self.write(&ops).map(drop)
     }
 
