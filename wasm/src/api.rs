@@ -120,11 +120,11 @@ fn entry(key: &str, text: &str, as_text: bool) -> Result<JsValue, JsValue> {
     Ok(Array::of2(&key.into(), &value.into()).into())
 }
 
-/// Canonical TOON of a document given as JSON text (from `JSON.stringify`).
-fn text_of(json: &str) -> Result<String, JsValue> {
-    let value: Value = serde_json::from_str(json)
-        .map_err(|e| error("InvalidDocument", format!("not a JSON document: {e}")))?;
-    Ok(toon::encode(&value))
+/// The value of a document given as JSON text (from `JSON.stringify`). The store encodes
+/// values itself, without validating text it wrote.
+fn value_of(json: &str) -> Result<Value, JsValue> {
+    serde_json::from_str(json)
+        .map_err(|e| error("InvalidDocument", format!("not a JSON document: {e}")))
 }
 
 #[wasm_bindgen]
@@ -182,8 +182,8 @@ impl WasmStore {
     /// Stores a value given as JSON text (converted to canonical TOON).
     #[wasm_bindgen(js_name = putJson)]
     pub fn put_json(&self, key: &str, json: &str) -> Result<(), JsValue> {
-        let text = text_of(json)?;
-        with_store!(self, |s| s.put(key, &text)).map_err(store_error)
+        let value = value_of(json)?;
+        with_store!(self, |s| s.put_value(key, &value)).map_err(store_error)
     }
 
     /// Stores TOON text (validated, kept canonical).
@@ -213,12 +213,14 @@ impl WasmStore {
 
     /// Appends TOON text (or JSON text, when `is_json`) as the next row; its id.
     pub fn append(&self, text: &str, is_json: bool) -> Result<f64, JsValue> {
-        let text = match is_json {
-            true => text_of(text)?,
-            false => text.to_owned(),
+        let id = match is_json {
+            true => {
+                let value = value_of(text)?;
+                with_store!(self, |s| s.append_value(&value))
+            }
+            false => with_store!(self, |s| s.append(text)),
         };
-        let id = with_store!(self, |s| s.append(&text)).map_err(store_error)?;
-        Ok(id as f64)
+        Ok(id.map_err(store_error)? as f64)
     }
 
     /// Row `id`'s value as JSON text, or `undefined`.
@@ -274,7 +276,8 @@ impl WasmStore {
             match field("type")?.as_string().as_deref() {
                 Some("putJson") => {
                     let json = field("json")?.as_string();
-                    batch.put(key, text_of(&json.ok_or_else(|| error("InvalidArgument", "json"))?)?)
+                    let json = json.ok_or_else(|| error("InvalidArgument", "json"))?;
+                    batch.put_value(key, &value_of(&json)?)
                 }
                 Some("putText") => {
                     let text = field("text")?.as_string();
