@@ -5,11 +5,12 @@
 //   node www/test/run.mjs [NAME_FILTER]
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch as launchChromium } from './chromium.mjs';
+import { readFiles, writeFiles } from './files.mjs';
 import { serve } from './server.mjs';
 
 const www = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -53,27 +54,8 @@ const exportBase64 = async (t, name) => {
   const store = await t.open(name, { readOnly: true });
   const files = await store.export();
   await store.close();
-  const out = {};
-  for (const [file, bytes] of Object.entries(files)) {
-    out[file] = btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
-  }
-  return out;
+  return window.filesTo(files);
 };
-
-function writeFiles(dir, files) {
-  mkdirSync(dir, { recursive: true });
-  for (const [name, base64] of Object.entries(files)) {
-    writeFileSync(join(dir, name), Buffer.from(base64, 'base64'));
-  }
-}
-
-function readFiles(dir) {
-  const files = {};
-  for (const name of readdirSync(dir).sort()) {
-    if (name !== 'LOCK') files[name] = readFileSync(join(dir, name)).toString('base64');
-  }
-  return files;
-}
 
 function native(dir, ...args) {
   return execFileSync(nativeCli, ['--db', dir, ...args], { encoding: 'utf8' });
@@ -329,11 +311,7 @@ const tests = {
       '{"key":"a","value":{"n":1}}\n{"key":"b","value":{"tags":["x","y"]}}\n');
     native(join(dir, 'db'), 'put', 'c', 'from: native');
     const back = await inPage(page, async (t, files) => {
-      const decoded = {};
-      for (const [name, base64] of Object.entries(files)) {
-        decoded[name] = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-      }
-      const store = await t.open('from-native', { files: decoded });
+      const store = await t.open('from-native', { files: window.filesFrom(files) });
       const values = [await store.get('a'), await store.get('c'), await store.getRow(0)];
       await store.close();
       return values;
