@@ -85,6 +85,18 @@ fn js_error(context: &str, error: JsValue) -> io::Error {
     io::Error::new(kind, format!("OPFS {context}: {}: {detail}", name.unwrap_or_default()))
 }
 
+/// A slot header naming `name`, or a free slot's.
+fn header(name: Option<&str>) -> [u8; HEADER as usize] {
+    let mut header = [0; HEADER as usize];
+    header[..4].copy_from_slice(MAGIC);
+    header[4] = VERSION;
+    if let Some(name) = name {
+        header[5] = name.len() as u8;
+        header[6..6 + name.len()].copy_from_slice(name.as_bytes());
+    }
+    header
+}
+
 fn at(offset: u64) -> FileSystemReadWriteOptions {
     let options = FileSystemReadWriteOptions::new();
     options.set_at(offset as f64);
@@ -141,17 +153,10 @@ impl Slot {
         }
     }
 
-    /// Names the slot (or frees it with `None`), emptying its engine file, durably.
-    fn assign(&self, name: Option<&str>) -> io::Result<()> {
-        let mut header = [0; HEADER as usize];
-        header[..4].copy_from_slice(MAGIC);
-        header[4] = VERSION;
-        if let Some(name) = name {
-            header[5] = name.len() as u8;
-            header[6..6 + name.len()].copy_from_slice(name.as_bytes());
-        }
+    /// Names the slot for a new engine file, empty, durably.
+    fn assign(&self, name: &str) -> io::Result<()> {
         self.handle.truncate_with_f64(HEADER as f64).map_err(|e| js_error("truncate", e))?;
-        self.write_all(0, &header)?;
+        self.write_all(0, &header(Some(name)))?;
         self.flush()
     }
 }
@@ -224,7 +229,7 @@ impl Storage for OpfsStorage {
         };
         let index = pool.free.swap_remove(position);
         let slot = pool.slots[index].clone();
-        if let Err(e) = slot.assign(Some(name)) {
+        if let Err(e) = slot.assign(name) {
             pool.free.push(index);
             return Err(e);
         }
@@ -239,11 +244,7 @@ impl Storage for OpfsStorage {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {name:?}")));
         };
         // An open handle keeps reading the old bytes: the slot is emptied only when reused.
-        let slot = pool.slots[index].clone();
-        let mut header = [0; 6];
-        header[..4].copy_from_slice(MAGIC);
-        header[4] = VERSION;
-        slot.write_all(0, &header)?;
+        pool.slots[index].write_all(0, &header(None))?;
         pool.free.push(index);
         Ok(())
     }
