@@ -136,8 +136,9 @@ fn main() {
     );
 }
 
-/// One repeat on a fresh store at `path`: through memory maps natively unless `use_std`.
-#[cfg(not(target_arch = "wasm32"))]
+/// One repeat on a fresh store at `path`: through memory maps natively unless `use_std`
+/// (WASI has only the std backend, so `use_std` is always set there).
+#[cfg_attr(target_arch = "wasm32", allow(unused_variables))]
 fn run_repeat(
     path: &Path,
     use_std: bool,
@@ -145,22 +146,9 @@ fn run_repeat(
     keys: &[String],
     docs: &[String],
 ) -> [u128; 3] {
-    match use_std {
-        true => {
-            repeat(Store::open(StdStorage::open_dir(path).unwrap(), options).unwrap(), keys, docs)
-        }
-        false => repeat(Store::open_dir(path, options).unwrap(), keys, docs),
+    #[cfg(not(target_arch = "wasm32"))]
+    if !use_std {
+        return repeat(Store::open_dir(path, options).unwrap(), keys, docs);
     }
-}
-
-/// One repeat on a fresh store at `path` (WASI has only the std backend).
-#[cfg(target_arch = "wasm32")]
-fn run_repeat(
-    path: &Path,
-    _: bool,
-    options: Options,
-    keys: &[String],
-    docs: &[String],
-) -> [u128; 3] {
     repeat(Store::open(StdStorage::open_dir(path).unwrap(), options).unwrap(), keys, docs)
 }
