@@ -98,7 +98,7 @@ fn concurrent_immediate_writers_all_land() {
     let operations = storage.operations() - before;
     assert!(operations <= 400, "{operations} operations for 200 writes");
     // A power cut now: every acknowledged write is in the durable image.
-    let image = storage.durable_image(false);
+    let image = storage.durable_image();
     std::mem::forget(store);
     let reopened = Store::open(image, options).unwrap();
     for t in 0..8 {

@@ -106,7 +106,13 @@ fn crash_everywhere(durability: Durability) {
             let storage = FaultyStorage::new(MemoryStorage::new()).unwrap();
             storage.crash_at(crash_at);
             let (states, durable) = workload(&storage, durability);
-            let image = storage.durable_image(torn);
+            let image = match torn {
+                false => storage.durable_image(),
+                true => {
+                    let mut rng = fastrand::Rng::with_seed(crash_at);
+                    storage.crash_image(&mut |n| rng.u64(..n))
+                }
+            };
             let reopened = Store::open(image, options(durability)).unwrap_or_else(|e| {
                 panic!("crash at {crash_at} (torn {torn}): reopen failed: {e}")
             });

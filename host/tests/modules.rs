@@ -14,7 +14,7 @@ fn conformance(configure: impl Fn(&mut RunOptions), name: &str) {
     let mut run = options(conformance_wasm(), &root, &["suite"]);
     configure(&mut run);
     let outcome = run_ok(&run);
-    assert_eq!(stdout(&outcome), "13 checks passed\n");
+    assert_eq!(stdout(&outcome), "14 checks passed\n");
     assert!(outcome.stats.meter.bytes_written > 0 && outcome.stats.meter.syncs > 0);
     std::fs::remove_dir_all(root).unwrap();
 }

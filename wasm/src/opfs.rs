@@ -215,9 +215,15 @@ impl Storage for OpfsStorage {
         let mut pool = self.pool.borrow_mut();
         let read_only = mode == OpenMode::ReadOnly;
         if let Some(&index) = pool.by_name.get(name) {
+            if mode == OpenMode::CreateNew {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{name:?} exists"),
+                ));
+            }
             return Ok(OpfsFile { slot: pool.slots[index].clone(), read_only });
         }
-        if mode != OpenMode::Create {
+        if !matches!(mode, OpenMode::Create | OpenMode::CreateNew) {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {name:?}")));
         }
         let position = pool.free.iter().position(|&i| Rc::strong_count(&pool.slots[i]) == 1);

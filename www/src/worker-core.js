@@ -133,7 +133,7 @@ async function conformance() {
   const root = await navigator.storage.getDirectory();
   const dir = await root.getDirectoryHandle(`conformance-${Date.now()}`, { create: true });
   const sets = [];
-  for (let check = 0; check < 13; check++) sets.push(await newSlots(dir, 8));
+  for (let check = 0; check < 14; check++) sets.push(await newSlots(dir, 8));
   try {
     return storageConformance(sets);
   } finally {

@@ -64,7 +64,7 @@ function native(dir, ...args) {
 const tests = {
   async 'the storage conformance suite passes on OPFS in a worker'(context) {
     const page = await newPage(context);
-    assert.equal(await inPage(page, (t) => t.storageConformance()), 13);
+    assert.equal(await inPage(page, (t) => t.storageConformance()), 14);
   },
 
   async 'documents go in and come out as objects and as TOON'(context) {

@@ -13,7 +13,7 @@ type Check<S> = (&'static str, fn(&S));
 
 /// Runs every check, each on a fresh storage from `make`. Returns the number of checks.
 pub fn run<S: Storage>(make: impl Fn() -> S) -> usize {
-    let checks: [Check<S>; 13] = [
+    let checks: [Check<S>; 14] = [
         ("create, list and open existing", create_list_open),
         ("exact reads and writes", exact_reads_and_writes),
         ("reads past the end fail", reads_past_end_fail),
@@ -27,6 +27,7 @@ pub fn run<S: Storage>(make: impl Fn() -> S) -> usize {
         ("empty reads and writes", empty_reads_and_writes),
         ("names are validated", names_are_validated),
         ("read-only handles read and refuse changes", read_only_handles),
+        ("exclusive creation", exclusive_creation),
     ];
     for (name, check) in checks {
         let storage = make();
@@ -208,4 +209,16 @@ fn read_only_handles<S: Storage>(storage: &S) {
     // A read-only handle still sees what other handles write.
     file.write_at(4, b"+").unwrap();
     assert_eq!(read(&reader, 0, 5), b"kept+");
+}
+
+fn exclusive_creation<S: Storage>(storage: &S) {
+    let file = storage.open("new", OpenMode::CreateNew).expect("a missing name is created");
+    assert_eq!(file.len().unwrap(), 0);
+    file.write_at(0, b"first").unwrap();
+    let kind = storage.open("new", OpenMode::CreateNew).err().map(|e| e.kind());
+    assert_eq!(kind, Some(ErrorKind::AlreadyExists), "creating an existing name exclusively");
+    assert_eq!(read(&file, 0, 5), b"first", "a refused exclusive creation changes nothing");
+    storage.remove("new").unwrap();
+    storage.open("new", OpenMode::CreateNew).expect("a removed name can be created again");
+    storage.unlock().expect("unlocking without a lock is a no-op");
 }

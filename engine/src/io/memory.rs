@@ -54,8 +54,16 @@ impl Storage for MemoryStorage {
         check_name(name)?;
         let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
         let data = match (files.get(name), mode) {
+            (Some(_), OpenMode::CreateNew) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{name:?} exists"),
+                ));
+            }
             (Some(data), _) => data.clone(),
-            (None, OpenMode::Create) => files.entry(name.to_owned()).or_default().clone(),
+            (None, OpenMode::Create | OpenMode::CreateNew) => {
+                files.entry(name.to_owned()).or_default().clone()
+            }
             (None, OpenMode::Existing | OpenMode::ReadOnly) => {
                 return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {name:?}")));
             }

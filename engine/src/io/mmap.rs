@@ -1,10 +1,12 @@
 //! Native files whose existing bytes are read through a memory map.
 //!
-//! A file is mapped when it is opened (its length then); reads inside the map are memory
-//! copies, reads past it (bytes appended since) fall back to `pread`, and writes always go
-//! through `pwrite`. The engine reopens a segment once it is sealed, so sealed segments are
-//! read entirely from the map. Truncation remaps first: touching a map past the end of its
-//! file would fault.
+//! A file opened for writing is mapped when it is opened (its length then); reads inside the
+//! map are memory copies, reads past it (bytes appended since) fall back to `pread`, and
+//! writes always go through `pwrite`. The engine reopens a segment once it is sealed, so
+//! sealed segments are read entirely from the map. Truncation remaps first: touching a map
+//! past the end of its file would fault. Handles opened [`OpenMode::ReadOnly`] are never
+//! mapped (a writer in another process may shorten the file), so a read-only store reads
+//! with `pread`.
 
 use std::io;
 use std::sync::{PoisonError, RwLock};
@@ -39,12 +41,11 @@ fn map(file: &std::fs::File) -> io::Result<Option<Mmap>> {
     if file.metadata()?.len() == 0 {
         return Ok(None);
     }
-    // SAFETY: the engine owns the directory (it holds its lock) and never shrinks a file
-    // under a live map without remapping first (`set_len`), so the mapped bytes stay valid.
-    // A read-only store may map files a writer in another process still changes: it reads
-    // only records that were whole when it opened, and no writer ever cuts those (only a
-    // torn tail or zeros written ahead past them). Another program editing the files would
-    // break this, as it would break the store.
+    // SAFETY: only handles opened for writing are mapped, and only the one writer holding the
+    // directory's lock opens those; it never shrinks a file under a live map without
+    // remapping first (`set_len`), so the mapped bytes stay valid. Read-only handles (which a
+    // reader beside the writer uses) are never mapped. Another program editing the files
+    // would break this, as it would break the store.
     unsafe { Mmap::map(file) }.map(Some)
 }
 
@@ -53,7 +54,12 @@ impl Storage for MmapStorage {
 
     fn open(&self, name: &str, mode: OpenMode) -> io::Result<MmapFile> {
         let file = self.inner.open(name, mode)?;
-        let map = map(file.std())?;
+        // A read-only handle may see a writer in another process shorten the file (it trims
+        // the zeros it wrote ahead of its log): it reads with pread, never through a map.
+        let map = match mode {
+            OpenMode::ReadOnly => None,
+            _ => map(file.std())?,
+        };
         Ok(MmapFile { file, map: RwLock::new(map) })
     }
 
@@ -71,6 +77,10 @@ impl Storage for MmapStorage {
 
     fn lock(&self) -> io::Result<()> {
         self.inner.lock()
+    }
+
+    fn unlock(&self) -> io::Result<()> {
+        self.inner.unlock()
     }
 }
 

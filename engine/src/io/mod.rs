@@ -47,10 +47,15 @@ impl<T: ?Sized> MaybeSendSync for T {}
 pub enum OpenMode {
     /// Create the file, empty, when it does not exist.
     Create,
+    /// Create the file, empty; [`io::ErrorKind::AlreadyExists`] when it exists (`O_EXCL`), so
+    /// a new file can never be written over one that is already there.
+    CreateNew,
     /// Fail with [`io::ErrorKind::NotFound`] when it does not exist.
     Existing,
     /// Like `Existing`, for reading only: writes and `set_len` through the handle fail (the
     /// error is the platform's), so a store opened read-only works on read-only media.
+    /// Backends never memory-map such a handle: the file may belong to a writer in another
+    /// process that shortens it, and touching a mapped page past a file's end is a `SIGBUS`.
     ReadOnly,
 }
 
@@ -79,6 +84,12 @@ pub trait Storage: MaybeSendSync {
     /// [`io::ErrorKind::WouldBlock`] when another holder has it. Backends without a way to
     /// lock (memory, WASI) succeed without locking; the browser locks around the worker.
     fn lock(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Releases the lock [`Storage::lock`] took (a no-op when none is held), so the same
+    /// process can open the namespace again while this value lives on.
+    fn unlock(&self) -> io::Result<()> {
         Ok(())
     }
 }

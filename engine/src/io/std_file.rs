@@ -72,6 +72,7 @@ impl Storage for StdStorage {
             .read(true)
             .write(mode != OpenMode::ReadOnly)
             .create(mode == OpenMode::Create)
+            .create_new(mode == OpenMode::CreateNew)
             .truncate(false)
             .open(path)?;
         Ok(StdFile { file })
@@ -100,6 +101,12 @@ impl Storage for StdStorage {
 
     fn lock(&self) -> io::Result<()> {
         self.lock_dir()
+    }
+
+    fn unlock(&self) -> io::Result<()> {
+        // Closing the file releases the OS lock.
+        self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        Ok(())
     }
 }
 
@@ -240,8 +247,9 @@ mod tests {
         first.lock().unwrap();
         let second = StdStorage::open_dir(&dir).unwrap();
         assert_eq!(second.lock().unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        first.unlock().unwrap();
+        second.lock().expect("the lock is free once its holder unlocked");
         drop(first);
-        second.lock().expect("the lock is free once its holder is gone");
         drop(second);
         fs::remove_dir_all(dir).unwrap();
     }
