@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::store::{Batch, Options, Store};
+use crate::store::{Batch, Options, ScanRequest, Store};
 use crate::toon::{self, DecodeOptions, Delimiter, EncodeOptions, Map, Value};
 
 #[derive(Parser, Debug)]
@@ -256,20 +256,14 @@ fn store_command(store: &CliStore, command: Command) -> Outcome {
             write_stdout(&id.to_string())?;
         }
         Command::Scan { prefix, from, to, limit, json } => {
-            let from = match (&prefix, &from) {
-                (_, Some(from)) => Bound::Included(from.as_str()),
-                (Some(prefix), None) => Bound::Included(prefix.as_str()),
-                (None, None) => Bound::Unbounded,
-            };
-            let to = to.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-            let mut scan = store.scan_range(from, to);
+            let mut request = ScanRequest::all();
+            request.prefix = prefix;
+            request.start = from.map_or(Bound::Unbounded, Bound::Included);
+            request.end = to.map_or(Bound::Unbounded, Bound::Excluded);
             let mut records = Map::new();
             let mut out = io::stdout().lock();
-            for entry in scan.by_ref().take(limit.unwrap_or(usize::MAX)) {
+            for entry in store.scan_request(&request).take(limit.unwrap_or(usize::MAX)) {
                 let (key, text) = entry.map_err(error)?;
-                if prefix.as_deref().is_some_and(|p| !key.starts_with(p)) {
-                    break;
-                }
                 let value = toon::decode(&text).map_err(|e| e.to_string())?;
                 if json {
                     let line = serde_json::json!({ "key": key.as_str(), "value": value });

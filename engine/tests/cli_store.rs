@@ -28,6 +28,18 @@ fn documents_go_in_and_come_out(runtime: Runtime) {
         cli.ok(&["--db", "db", "scan", "--from", "user:2", "--to", "user:3"], ""),
         "\"user:2\":\n  name: Linus\n  tags[1]: kernel\n"
     );
+    // A prefix and a start key together: keys with the prefix from the start key on (the
+    // start key "a" sorts before the prefix; a key "b" outside the prefix must not end it).
+    cli.ok(&["--db", "db", "put", "b", "outside: true"], "");
+    assert_eq!(
+        cli.ok(&["--db", "db", "scan", "--prefix", "user:", "--from", "a", "--limit", "1"], ""),
+        "\"user:1\":\n  name: Ada\n  tags[2]: math,engines\n"
+    );
+    assert_eq!(
+        cli.ok(&["--db", "db", "scan", "--prefix", "user:", "--from", "user:3", "--json"], ""),
+        "{\"key\":\"user:3\",\"value\":{\"name\":\"Grace\"}}\n"
+    );
+    cli.ok(&["--db", "db", "delete", "b"], "");
     cli.ok(&["--db", "db", "delete", "user:3"], "");
     assert!(
         cli.failure(&["--db", "db", "get", "user:3"], "")

@@ -90,13 +90,13 @@ fn files_of_an_unknown_format_version_are_refused_untouched() {
     let file = storage.open(&segment, OpenMode::Existing).unwrap();
     let mut header = [0; 32];
     file.read_at(0, &mut header).unwrap();
-    header[8] = 2; // version 2
+    header[8] = 3; // version 3
     let crc = crc32c(&header[..28]);
     header[28..].copy_from_slice(&crc.to_le_bytes());
     file.write_at(0, &header).unwrap();
     let before = storage.snapshot();
     match Store::open(storage.clone(), Options::default()) {
-        Err(Error::UnsupportedVersion { file, version: 2 }) => assert_eq!(file, segment),
+        Err(Error::UnsupportedVersion { file, version: 3 }) => assert_eq!(file, segment),
         other => panic!("expected an unsupported version, got {other:?}"),
     }
     assert_eq!(storage.snapshot(), before, "a refused open writes nothing");
@@ -112,4 +112,29 @@ fn crc32c(bytes: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+/// Review finding B6: a read-only open of a creation a crash interrupted (an empty first
+/// segment, no manifest) went on to create the store through a read-only handle and failed
+/// with the platform's error, instead of saying there is no store.
+#[test]
+fn a_read_only_open_of_an_interrupted_creation_finds_no_store() {
+    let storage = MemoryStorage::new();
+    let store = Store::open(storage.clone(), Options::default()).unwrap();
+    store.close().unwrap();
+    drop(store);
+    // What a crash in the first manifest commit leaves: segment 1 and a torn MANIFEST.
+    let manifest = storage.open("MANIFEST", OpenMode::Existing).unwrap();
+    manifest.set_len(0).unwrap();
+    manifest.write_at(4096, b"TOONMAN\0torn").unwrap();
+    let segment = storage.list().unwrap().into_iter().find(|n| n.starts_with("seg-")).unwrap();
+    storage.open(&segment, OpenMode::Existing).unwrap().set_len(32).unwrap();
+    for name in storage.list().unwrap().into_iter().filter(|n| n.starts_with("hint-")) {
+        storage.remove(&name).unwrap();
+    }
+    let before = storage.snapshot();
+    let error = Store::open(storage.clone(), Options { read_only: true, ..Options::default() })
+        .expect_err("there is no store to read");
+    assert!(error.to_string().contains("no store here"), "{error}");
+    assert_eq!(storage.snapshot(), before, "a read-only open changed files");
 }

@@ -1,14 +1,15 @@
-//! The format-1 fixture store in `tests/fixtures/format-v1/` (written by this test with
-//! `TOONSTORE_WRITE_FIXTURE=1`, then committed) opens and reads back exactly, so a change to
-//! the on-disk format cannot go unnoticed: a new format gets a new fixture beside the old.
+//! A fixture store of every on-disk format in `tests/fixtures/format-v<N>/` opens and reads
+//! back exactly, and takes new writes, so a change to the on-disk format cannot go
+//! unnoticed: a new format gets a new fixture beside the old. The current format's fixture
+//! is written by this test with `TOONSTORE_WRITE_FIXTURE=1`, then committed.
 
 use std::path::{Path, PathBuf};
 
 use toonstore::io::StdStorage;
 use toonstore::store::{Options, Store};
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/format-v1")
+fn fixture_dir(version: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/fixtures/format-v{version}"))
 }
 
 /// Documents by key, and by row id.
@@ -28,7 +29,7 @@ fn contents() -> Contents {
 
 fn write_fixture(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
-    let options = Options { segment_bytes: 256, ..Options::default() };
+    let options = Options { segment_bytes: 512, ..Options::default() };
     let store = Store::open(StdStorage::open_dir(dir).unwrap(), options).unwrap();
     let (keys, _) = contents();
     for (key, text) in &keys {
@@ -43,6 +44,8 @@ fn write_fixture(dir: &Path) {
     store.close().unwrap();
     drop(store);
     std::fs::remove_file(dir.join("LOCK")).unwrap();
+    // Made again by any writable open; not part of the format.
+    std::fs::remove_file(dir.join("RESERVE")).unwrap();
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -54,12 +57,10 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn the_format_1_fixture_store_opens_and_reads_back() {
-    let fixture = fixture_dir();
-    if std::env::var_os("TOONSTORE_WRITE_FIXTURE").is_some() {
-        write_fixture(&fixture);
-    }
+/// Opens a copy of fixture `version` (opening may tidy files; the fixture must stay as
+/// committed) and reads everything back.
+fn opens_and_reads_back(version: u32) {
+    let fixture = fixture_dir(version);
     let mut names: Vec<String> = std::fs::read_dir(&fixture)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -72,8 +73,8 @@ fn the_format_1_fixture_store_opens_and_reads_back() {
     );
     assert!(names.iter().any(|n| n.starts_with("hint-")), "a hint: {names:?}");
 
-    // Opened on a copy: opening may tidy files, and the fixture must stay as committed.
-    let copy = std::env::temp_dir().join(format!("toonstore-fixture-{}", std::process::id()));
+    let copy =
+        std::env::temp_dir().join(format!("toonstore-fixture-{version}-{}", std::process::id()));
     copy_dir(&fixture, &copy);
     let store = Store::open(StdStorage::open_dir(&copy).unwrap(), Options::default()).unwrap();
     let (keys, rows) = contents();
@@ -85,6 +86,26 @@ fn the_format_1_fixture_store_opens_and_reads_back() {
     }
     assert_eq!(store.get_row(1).unwrap(), None);
     assert_eq!(store.append("event: new").unwrap(), 3, "row ids continue past the fixture's");
+    store.put("user:1", "name: Ada King").unwrap();
+    store.close().unwrap();
+    drop(store);
+    let store = Store::open(StdStorage::open_dir(&copy).unwrap(), Options::default()).unwrap();
+    assert_eq!(store.get_row(3).unwrap().as_deref(), Some("event: new"));
+    assert_eq!(store.get("user:1").unwrap().as_deref(), Some("name: Ada King"));
+    assert_eq!(store.get("config").unwrap().as_deref(), Some(keys[0].1.as_str()));
     drop(store);
     std::fs::remove_dir_all(&copy).unwrap();
+}
+
+#[test]
+fn the_format_1_fixture_store_opens_reads_back_and_takes_writes() {
+    opens_and_reads_back(1);
+}
+
+#[test]
+fn the_format_2_fixture_store_opens_reads_back_and_takes_writes() {
+    if std::env::var_os("TOONSTORE_WRITE_FIXTURE").is_some() {
+        write_fixture(&fixture_dir(2));
+    }
+    opens_and_reads_back(2);
 }

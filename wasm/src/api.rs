@@ -9,7 +9,7 @@ use std::ops::Bound;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use toonstore::io::{File, MemoryStorage, OpenMode, Storage};
-use toonstore::store::{Batch, Error, Options, Store};
+use toonstore::store::{Batch, Error, Options, ScanRequest, Store};
 use toonstore::toon::{self, Map, Value};
 use wasm_bindgen::prelude::*;
 use web_sys::FileSystemSyncAccessHandle;
@@ -241,25 +241,22 @@ impl WasmStore {
         limit: u32,
         as_text: bool,
     ) -> Result<Array, JsValue> {
-        let start = from.as_deref().or(prefix.as_deref());
-        let lower = match (&after, start) {
-            (Some(after), Some(start)) if start > after.as_str() => Bound::Included(start),
-            (Some(after), _) => Bound::Excluded(after.as_str()),
-            (None, Some(start)) => Bound::Included(start),
+        let mut request = ScanRequest::all();
+        request.prefix = prefix;
+        request.start = match (after, from) {
+            // The next page starts after the last key of this one, or at `from` if that
+            // comes later (the engine takes the later of the start key and the prefix).
+            (Some(after), Some(from)) if from > after => Bound::Included(from),
+            (Some(after), _) => Bound::Excluded(after),
+            (None, Some(from)) => Bound::Included(from),
             (None, None) => Bound::Unbounded,
         };
-        let upper = to.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        request.end = to.map_or(Bound::Unbounded, Bound::Excluded);
         let chunk = Array::new();
         with_store!(self, |s| {
-            for item in s.scan_range(lower, upper) {
+            for item in s.scan_request(&request).take(limit as usize) {
                 let (key, text) = item.map_err(store_error)?;
-                if prefix.as_deref().is_some_and(|p| !key.starts_with(p)) {
-                    break;
-                }
                 chunk.push(&entry(&key, &text, as_text)?);
-                if chunk.length() >= limit {
-                    break;
-                }
             }
             Ok::<(), JsValue>(())
         })?;

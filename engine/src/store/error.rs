@@ -15,11 +15,14 @@ pub enum Error {
     Corrupted { file: String, offset: u64, reason: String },
     /// The document is not valid TOON.
     InvalidDocument(DecodeError),
-    /// A key, value, batch or the store would exceed its limit.
+    /// A key, value, batch or row id would exceed its limit.
     TooLarge { what: &'static str, size: u64, limit: u64 },
-    /// The store is full: writing would pass `Options::max_store_bytes` (or the quota the
-    /// host enforces).
-    StoreFull { size: u64, limit: u64 },
+    /// The store is full: the write would grow it to `size` bytes, past `limit`, which
+    /// [`Limit`] says who set. Nothing of the write happened and the store stays usable:
+    /// deletes and [`crate::store::Store::compact`] make room.
+    StoreFull { size: u64, limit: u64, by: Limit },
+    /// An option no store can work with (also for values that arrive from JavaScript).
+    InvalidOption { option: &'static str, reason: String },
     /// Another writer holds the store.
     Locked,
     /// An earlier write or sync failed; reopen the store.
@@ -45,8 +48,19 @@ impl fmt::Display for Error {
             Error::TooLarge { what, size, limit } => {
                 write!(f, "{what} is too large: {size} bytes (limit {limit})")
             }
-            Error::StoreFull { size, limit } => {
-                write!(f, "store full: {size} bytes would pass the limit of {limit}")
+            Error::StoreFull { size, limit, by: Limit::MaxStoreBytes } => {
+                write!(
+                    f,
+                    "store full: {size} bytes would pass the limit of {limit} (max_store_bytes)"
+                )
+            }
+            Error::StoreFull { size, limit, by: Limit::Storage } => write!(
+                f,
+                "store full: the disk or quota refused to grow the store's files from {limit} to \
+                 {size} bytes"
+            ),
+            Error::InvalidOption { option, reason } => {
+                write!(f, "invalid option {option}: {reason}")
             }
             Error::Locked => write!(f, "the store is locked by another writer"),
             Error::Poisoned => {
@@ -72,11 +86,25 @@ impl std::error::Error for Error {
     }
 }
 
+/// Who set the limit a full store met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// [`crate::store::Options::max_store_bytes`]; the sizes count the store's records.
+    MaxStoreBytes,
+    /// The disk, or a quota (a host's, the browser's for OPFS) refused to grow a file; the
+    /// sizes count the bytes of the store's files the engine knows of.
+    Storage,
+}
+
+/// Whether an I/O error says the disk or a quota is full.
+pub(crate) fn is_full(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+}
+
 impl From<io::Error> for Error {
+    /// A plain I/O error. (A full disk becomes [`Error::StoreFull`] where the write path
+    /// knows the sizes to report; see [`is_full`].)
     fn from(e: io::Error) -> Error {
-        if e.kind() == io::ErrorKind::StorageFull || e.kind() == io::ErrorKind::QuotaExceeded {
-            return Error::StoreFull { size: 0, limit: 0 };
-        }
         Error::Io(e)
     }
 }

@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 
 use compact_str::CompactString;
 
-use super::record::Op;
-
 /// Where a document's bytes are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Location {
@@ -56,36 +54,29 @@ impl Index {
         Index { keys: keys.into_iter().collect(), rows: rows.into_iter().collect(), live_bytes }
     }
 
-    /// Applies one op of the record at `record_start` of segment `segment`, whose value (if
-    /// any) starts `value_offset` bytes into the record. Returns whether the key or row
-    /// existed before.
-    pub fn apply(
-        &mut self,
-        op: &Op<'_>,
-        segment: u64,
-        record_start: u64,
-        value_offset: usize,
-    ) -> bool {
-        let locate = |value: &[u8]| Location {
-            segment,
-            offset: record_start + value_offset as u64,
-            len: value.len() as u32,
-            crc: crc32c::crc32c(value),
-        };
-        let (old, key_len) = match *op {
-            Op::Put { key, value } => {
-                let location = locate(value);
+    /// Applies one change; returns whether the key or row existed before.
+    pub fn apply(&mut self, change: Change<'_>) -> bool {
+        let (old, key_len) = match change {
+            Change::Put(key, location) => {
                 self.live_bytes += record_cost(key.len(), location.len);
                 (self.keys.insert(key.into(), location), key.len())
             }
-            Op::Delete { key } => (self.keys.remove(key), key.len()),
-            Op::Row { id, value } => {
-                let location = locate(value);
+            Change::Delete(key) => (self.keys.remove(key), key.len()),
+            Change::Row(id, location) => {
                 self.live_bytes += record_cost(ROW_ID_AS_KEY, location.len);
                 (self.rows.insert(id, location), ROW_ID_AS_KEY)
             }
-            Op::DeleteRow { id } => (self.rows.remove(&id), ROW_ID_AS_KEY),
+            Change::DeleteRow(id) => (self.rows.remove(&id), ROW_ID_AS_KEY),
         };
         old.inspect(|old| self.live_bytes -= record_cost(key_len, old.len)).is_some()
     }
+}
+
+/// One change to the index: what a record op does, with where its value is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Change<'a> {
+    Put(&'a str, Location),
+    Delete(&'a str),
+    Row(u64, Location),
+    DeleteRow(u64),
 }

@@ -1,26 +1,29 @@
-//! The commit point: which segments hold the store, in replay order, and which index
-//! snapshot (hint) to start from. Two checksummed slots, written alternately with
-//! write + sync; the valid slot with the higher generation wins. No rename is needed, so
-//! the protocol works on OPFS too.
+//! The commit point: which segments hold the store, and which index snapshot (hint) to start
+//! from. Two checksummed slots, written alternately with write + sync; the valid slot with
+//! the higher generation wins. No rename is needed, so the protocol works on OPFS too.
 //!
 //! File `MANIFEST`: two slots of [`SLOT_SIZE`] bytes, at 0 and at `SLOT_SIZE`.
 //!
 //! | offset  | size | field                                                  |
 //! |---------|------|--------------------------------------------------------|
 //! | 0       | 8    | magic `TOONMAN\0`                                      |
-//! | 8       | 4    | format version (1)                                     |
-//! | 12      | 4    | P, the payload length                                  |
+//! | 8       | 4    | format version (2; 1 is still read)                    |
+//! | 12      | 4    | P, the payload length (40)                             |
 //! | 16      | 8    | generation (higher wins; a new store starts at 1)      |
 //! | 24      | P    | payload, below                                         |
 //! | 24 + P  | 4    | CRC32C of bytes 0 .. 24 + P                            |
 //!
-//! | payload offset | size | field                                                 |
-//! |----------------|------|-------------------------------------------------------|
-//! | 0              | 8    | next segment id                                       |
-//! | 8              | 8    | next row id (at least; rows replayed may raise it)    |
-//! | 16             | 8    | hint id (0: none; the file is `hint-<id>.idx`)        |
-//! | 24             | 4    | S, the number of segments                             |
-//! | 28             | 8 S  | segment ids, in replay order; the last one is active  |
+//! | payload offset | size | field                                                  |
+//! |----------------|------|--------------------------------------------------------|
+//! | 0              | 8    | first segment id                                       |
+//! | 8              | 8    | segment count: the log is segments first .. first + count, in order; the last is active |
+//! | 16             | 8    | next row id                                            |
+//! | 24             | 8    | next sequence number                                   |
+//! | 32             | 8    | hint id (0: none; the file is `hint-<id>.idx`; its id is the generation that named it) |
+//!
+//! A range of ids, not a list: rotation adds the next id, compaction drops the first, so
+//! any number of segments fits a slot. Format 1 listed the ids (always consecutive) after
+//! next segment, next row and hint ids; it is still read.
 
 use super::error::{Error, Result, corrupted};
 use crate::io::{File, OpenMode, Storage};
@@ -28,38 +31,58 @@ use crate::io::{File, OpenMode, Storage};
 pub(crate) const FILE: &str = "MANIFEST";
 pub(crate) const SLOT_SIZE: usize = 4096;
 const MAGIC: &[u8; 8] = b"TOONMAN\0";
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 const HEADER: usize = 24;
-/// Segments a slot can list.
-pub(crate) const MAX_SEGMENTS: usize = (SLOT_SIZE - HEADER - 4 - PAYLOAD_HEADER) / 8;
-const PAYLOAD_HEADER: usize = 28;
+const PAYLOAD: usize = 40;
 
 /// The state a manifest slot records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Manifest {
     pub generation: u64,
-    pub next_segment: u64,
+    pub first_segment: u64,
+    pub segments: u64,
     pub next_row: u64,
+    pub next_sequence: u64,
     pub hint: u64,
-    pub segments: Vec<u64>,
 }
 
 impl Manifest {
+    /// The active segment: the last.
+    pub fn active(&self) -> u64 {
+        self.first_segment + self.segments - 1
+    }
+
+    /// The id the next new segment gets.
+    pub fn next_segment(&self) -> u64 {
+        self.first_segment + self.segments
+    }
+
+    /// The segment ids, in replay order.
+    pub fn ids(&self) -> std::ops::Range<u64> {
+        self.first_segment..self.next_segment()
+    }
+
+    /// Whether the fields make sense (a slot whose checksum holds may still not, if a bug
+    /// wrote it; it is then taken as damaged).
+    fn is_sound(&self) -> bool {
+        self.generation >= 1
+            && self.first_segment >= 1
+            && self.segments >= 1
+            && self.first_segment.checked_add(self.segments).is_some_and(|next| next < u64::MAX)
+            && self.hint <= self.generation
+    }
+
     fn encode(&self) -> Vec<u8> {
-        let mut payload = Vec::with_capacity(PAYLOAD_HEADER + 8 * self.segments.len());
-        payload.extend_from_slice(&self.next_segment.to_le_bytes());
-        payload.extend_from_slice(&self.next_row.to_le_bytes());
-        payload.extend_from_slice(&self.hint.to_le_bytes());
-        payload.extend_from_slice(&(self.segments.len() as u32).to_le_bytes());
-        for id in &self.segments {
-            payload.extend_from_slice(&id.to_le_bytes());
-        }
-        let mut slot = Vec::with_capacity(HEADER + payload.len() + 4);
+        let mut slot = Vec::with_capacity(HEADER + PAYLOAD + 4);
         slot.extend_from_slice(MAGIC);
         slot.extend_from_slice(&VERSION.to_le_bytes());
-        slot.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        slot.extend_from_slice(&(PAYLOAD as u32).to_le_bytes());
         slot.extend_from_slice(&self.generation.to_le_bytes());
-        slot.extend_from_slice(&payload);
+        for field in
+            [self.first_segment, self.segments, self.next_row, self.next_sequence, self.hint]
+        {
+            slot.extend_from_slice(&field.to_le_bytes());
+        }
         let crc = crc32c::crc32c(&slot);
         slot.extend_from_slice(&crc.to_le_bytes());
         slot
@@ -67,11 +90,11 @@ impl Manifest {
 
     /// Parses one slot; `Ok(None)` when it holds no valid manifest.
     fn decode(slot: &[u8]) -> Result<Option<Manifest>> {
-        let u32_at = |at: usize| u32::from_le_bytes(slot[at..at + 4].try_into().unwrap());
-        let u64_at = |at: usize| u64::from_le_bytes(slot[at..at + 8].try_into().unwrap());
         if slot.len() < HEADER + 4 || &slot[..8] != MAGIC {
             return Ok(None);
         }
+        let u32_at = |at: usize| u32::from_le_bytes(slot[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_le_bytes(slot[at..at + 8].try_into().unwrap());
         let payload_len = u32_at(12) as usize;
         let Some(end) = HEADER.checked_add(payload_len).filter(|&e| e + 4 <= slot.len()) else {
             return Ok(None);
@@ -79,30 +102,60 @@ impl Manifest {
         if crc32c::crc32c(&slot[..end]) != u32_at(end) {
             return Ok(None);
         }
-        let version = u32_at(8);
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion { file: FILE.into(), version });
-        }
-        if payload_len < PAYLOAD_HEADER {
-            return Ok(None);
-        }
-        let count = u32_at(HEADER + 24) as usize;
-        if PAYLOAD_HEADER + 8 * count != payload_len {
-            return Ok(None);
-        }
-        let segments = (0..count).map(|i| u64_at(HEADER + PAYLOAD_HEADER + 8 * i)).collect();
-        Ok(Some(Manifest {
-            generation: u64_at(16),
-            next_segment: u64_at(HEADER),
-            next_row: u64_at(HEADER + 8),
-            hint: u64_at(HEADER + 16),
-            segments,
-        }))
+        let generation = u64_at(16);
+        let manifest = match u32_at(8) {
+            VERSION if payload_len == PAYLOAD => Manifest {
+                generation,
+                first_segment: u64_at(HEADER),
+                segments: u64_at(HEADER + 8),
+                next_row: u64_at(HEADER + 16),
+                next_sequence: u64_at(HEADER + 24),
+                hint: u64_at(HEADER + 32),
+            },
+            1 => match decode_v1(generation, &slot[HEADER..end]) {
+                Some(manifest) => manifest,
+                None => return Ok(None),
+            },
+            VERSION => return Ok(None),
+            version => return Err(Error::UnsupportedVersion { file: FILE.into(), version }),
+        };
+        Ok(Some(manifest).filter(Manifest::is_sound))
     }
 }
 
-/// Reads the winning slot; `Ok(None)` for a missing or empty file (a new store).
-pub(crate) fn load<S: Storage>(storage: &S) -> Result<Option<Manifest>> {
+/// A format-1 payload: next segment, next row, hint, count, ids. Its hint (of format 1) is
+/// not used: the log is replayed once, and the first close writes a format-2 hint.
+fn decode_v1(generation: u64, payload: &[u8]) -> Option<Manifest> {
+    let u64_at = |at: usize| Some(u64::from_le_bytes(payload.get(at..at + 8)?.try_into().ok()?));
+    let count = u32::from_le_bytes(payload.get(24..28)?.try_into().ok()?) as u64;
+    if payload.len() as u64 != 28 + 8 * count || count == 0 {
+        return None;
+    }
+    let first = u64_at(28)?;
+    let consecutive = (0..count as usize).all(|i| u64_at(28 + 8 * i) == Some(first + i as u64));
+    let next_segment = u64_at(0)?;
+    (consecutive && next_segment == first + count).then_some(Manifest {
+        generation,
+        first_segment: first,
+        segments: count,
+        next_row: u64_at(8)?,
+        next_sequence: 0,
+        hint: 0,
+    })
+}
+
+/// What the slot that did not win holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Other {
+    /// An older generation: the winner is certainly the newest commit.
+    Older,
+    /// Nothing valid (never written, torn, or damaged): the winner may not be the newest.
+    Invalid,
+}
+
+/// Reads the winning slot; `Ok(None)` for a missing or empty file (a new store), and
+/// `Corrupted` when neither slot is valid.
+pub(crate) fn load<S: Storage>(storage: &S) -> Result<Option<(Manifest, Other)>> {
     let file = match storage.open(FILE, OpenMode::ReadOnly) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -112,32 +165,37 @@ pub(crate) fn load<S: Storage>(storage: &S) -> Result<Option<Manifest>> {
     if len == 0 {
         return Ok(None);
     }
-    let mut bytes = vec![0; (len as usize).min(2 * SLOT_SIZE)];
-    file.read_at(0, &mut bytes)?;
+    let bytes = file.read_vec_at(0, len.min(2 * SLOT_SIZE as u64) as usize)?;
     let first = Manifest::decode(&bytes[..bytes.len().min(SLOT_SIZE)])?;
     let second = match bytes.get(SLOT_SIZE..) {
         Some(slot) => Manifest::decode(slot)?,
         None => None,
     };
     match (first, second) {
-        (Some(a), Some(b)) => Ok(Some(if a.generation >= b.generation { a } else { b })),
-        (Some(m), None) | (None, Some(m)) => Ok(Some(m)),
+        (Some(a), Some(b)) => {
+            Ok(Some((if a.generation >= b.generation { a } else { b }, Other::Older)))
+        }
+        (Some(m), None) | (None, Some(m)) => Ok(Some((m, Other::Invalid))),
         (None, None) => Err(corrupted(FILE, 0, "neither manifest slot is valid")),
     }
 }
 
 /// Writes `manifest` into the slot its generation selects and syncs it: the commit point.
-pub(crate) fn store<F: File>(file: &F, manifest: &Manifest) -> Result<()> {
-    if manifest.segments.len() > MAX_SEGMENTS {
-        return Err(Error::TooLarge {
-            what: "segment list",
-            size: manifest.segments.len() as u64,
-            limit: MAX_SEGMENTS as u64,
-        });
-    }
+pub(crate) fn store<F: File>(file: &F, manifest: &Manifest) -> std::io::Result<()> {
+    debug_assert!(manifest.is_sound(), "{manifest:?}");
     let slot = (manifest.generation % 2) * SLOT_SIZE as u64;
     file.write_at(slot, &manifest.encode())?;
-    file.sync_data()?;
+    file.sync_data()
+}
+
+/// Bytes a slot takes (what a commit may grow the file by, at most).
+pub(crate) const SLOT_BYTES: u64 = (HEADER + PAYLOAD + 4) as u64;
+
+/// Parses the two slots of a `MANIFEST` file's bytes (for the fuzzers).
+pub(crate) fn parse_slots(bytes: &[u8]) -> Result<()> {
+    for slot in [&bytes[..bytes.len().min(SLOT_SIZE)], bytes.get(SLOT_SIZE..).unwrap_or(&[])] {
+        let _ = Manifest::decode(slot)?;
+    }
     Ok(())
 }
 
@@ -146,35 +204,76 @@ mod tests {
     use super::*;
     use crate::io::MemoryStorage;
 
-    fn manifest(generation: u64) -> Manifest {
-        Manifest { generation, next_segment: 9, next_row: 12, hint: 3, segments: vec![4, 7, 8] }
+    pub(crate) fn manifest(generation: u64) -> Manifest {
+        Manifest {
+            generation,
+            first_segment: 4,
+            segments: 5,
+            next_row: 12,
+            next_sequence: 99,
+            hint: generation - 1,
+        }
     }
 
     #[test]
-    fn the_newest_valid_slot_wins() {
+    fn the_newest_valid_slot_wins_and_says_whether_the_other_is_older() {
         let storage = MemoryStorage::new();
         let file = storage.open(FILE, OpenMode::Create).unwrap();
         assert_eq!(load(&storage).unwrap(), None, "an empty file is a new store");
         store(&file, &manifest(1)).unwrap();
+        assert_eq!(load(&storage).unwrap(), Some((manifest(1), Other::Invalid)));
         store(&file, &manifest(2)).unwrap();
-        assert_eq!(load(&storage).unwrap().unwrap().generation, 2);
-        // Damage the newer slot: the older one still stands.
+        assert_eq!(load(&storage).unwrap(), Some((manifest(2), Other::Older)));
+        // Damage the newer slot: the older one still stands, and says it may be stale.
         file.write_at(24, b"\xff").unwrap();
-        assert_eq!(load(&storage).unwrap().unwrap(), manifest(1));
+        assert_eq!(load(&storage).unwrap(), Some((manifest(1), Other::Invalid)));
         file.write_at(SLOT_SIZE as u64 + 24, b"\xff").unwrap();
         assert!(matches!(load(&storage), Err(Error::Corrupted { .. })));
     }
 
+    /// Review finding B3: manifest contents were not validated (an empty segment list made
+    /// the open underflow; ids were taken as they came).
     #[test]
-    fn unknown_versions_are_refused() {
-        let storage = MemoryStorage::new();
-        let file = storage.open(FILE, OpenMode::Create).unwrap();
+    fn slots_whose_fields_make_no_sense_are_not_valid() {
+        let bad = [
+            Manifest { segments: 0, ..manifest(3) },
+            Manifest { first_segment: 0, ..manifest(3) },
+            Manifest { first_segment: u64::MAX - 2, ..manifest(3) },
+            Manifest { hint: 4, ..manifest(3) },
+        ];
+        for manifest in bad {
+            let mut slot = manifest.encode();
+            slot.resize(SLOT_SIZE, 0);
+            assert_eq!(Manifest::decode(&slot).unwrap(), None, "{manifest:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_versions_are_refused_and_format_1_is_read() {
         let mut slot = manifest(1).encode();
         slot[8] = 9;
         let end = slot.len() - 4;
         let crc = crc32c::crc32c(&slot[..end]);
         slot[end..].copy_from_slice(&crc.to_le_bytes());
-        file.write_at(SLOT_SIZE as u64, &slot).unwrap();
-        assert!(matches!(load(&storage), Err(Error::UnsupportedVersion { version: 9, .. })));
+        assert!(matches!(
+            Manifest::decode(&slot),
+            Err(Error::UnsupportedVersion { version: 9, .. })
+        ));
+
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(MAGIC);
+        v1.extend_from_slice(&1u32.to_le_bytes());
+        v1.extend_from_slice(&(28u32 + 16).to_le_bytes());
+        v1.extend_from_slice(&7u64.to_le_bytes());
+        for field in [5u64, 3, 2] {
+            v1.extend_from_slice(&field.to_le_bytes()); // next segment, next row, hint
+        }
+        v1.extend_from_slice(&2u32.to_le_bytes());
+        v1.extend_from_slice(&3u64.to_le_bytes());
+        v1.extend_from_slice(&4u64.to_le_bytes());
+        let crc = crc32c::crc32c(&v1);
+        v1.extend_from_slice(&crc.to_le_bytes());
+        let read = Manifest::decode(&v1).unwrap().unwrap();
+        assert_eq!((read.first_segment, read.segments, read.next_row, read.hint), (3, 2, 3, 0));
     }
 }

@@ -5,24 +5,33 @@
 //! | offset | size | field                                |
 //! |--------|------|--------------------------------------|
 //! | 0      | 8    | magic `TOONSEG\0`                    |
-//! | 8      | 4    | format version (1)                   |
+//! | 8      | 4    | format version (2; 1 is still read)  |
 //! | 12     | 4    | reserved, 0                          |
 //! | 16     | 8    | segment id                           |
 //! | 24     | 4    | reserved, 0                          |
 //! | 28     | 4    | CRC32C of bytes 0 .. 28              |
 //! | 32     | ...  | records                              |
 //!
-//! A segment is created with its header written and synced before the manifest names it,
-//! so a segment the manifest lists always has a valid header. The active segment may end
-//! with zeros written ahead of the records (`Immediate` durability); no record starts with
-//! a zero length, so the log ends at the first of them.
+//! A segment is created exclusively (never over an existing file) with its header written
+//! and synced before the manifest names it, so a segment the manifest lists always has a
+//! valid header. The active segment may end with zeros written ahead of the records
+//! (`Immediate` durability); eight zero bytes end the log. A sealed segment (every one but
+//! the last) was synced and trimmed to its last record before the manifest sealed it.
 
 use super::error::{Error, Result, corrupted};
-use crate::io::File;
+use super::options::{MAX_SEGMENT_BYTES, MAX_VALUE_BYTES};
+use crate::io::{File, OpenMode, Storage};
 
 pub(crate) const HEADER: u64 = 32;
 const MAGIC: &[u8; 8] = b"TOONSEG\0";
-pub(crate) const VERSION: u32 = 1;
+/// The version new segments get.
+pub(crate) const VERSION: u32 = 2;
+
+/// No segment file the engine writes is longer: the largest segment, then one more record
+/// (a document, its key and table), then zeros written ahead. A longer file is damaged, and
+/// refusing it spares a replay of a sparse terabyte.
+pub(crate) const MAX_FILE: u64 =
+    MAX_SEGMENT_BYTES + MAX_VALUE_BYTES + super::record::MAX_TABLE as u64 + (1 << 20);
 
 /// The file name of segment `id`.
 pub(crate) fn name(id: u64) -> String {
@@ -45,8 +54,8 @@ pub(crate) fn header(id: u64) -> [u8; HEADER as usize] {
     bytes
 }
 
-/// Checks the header of segment `id`.
-pub(crate) fn check_header<F: File>(file: &F, id: u64) -> Result<()> {
+/// Checks the header of segment `id`; returns its format version (1 or 2).
+pub(crate) fn check_header<F: File>(file: &F, id: u64) -> Result<u32> {
     let name = name(id);
     let mut bytes = [0; HEADER as usize];
     file.read_at(0, &mut bytes).map_err(|e| match e.kind() {
@@ -58,13 +67,22 @@ pub(crate) fn check_header<F: File>(file: &F, id: u64) -> Result<()> {
         return Err(corrupted(&name, 0, "bad segment header"));
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
-    if version != VERSION {
+    if version != 1 && version != VERSION {
         return Err(Error::UnsupportedVersion { file: name, version });
     }
     if u64::from_le_bytes(bytes[16..24].try_into().unwrap()) != id {
         return Err(corrupted(&name, 16, "segment header names another segment"));
     }
-    Ok(())
+    Ok(version)
+}
+
+/// Creates segment `id` exclusively with its header, synced, its name durable.
+pub(crate) fn create<S: Storage>(storage: &S, id: u64) -> std::io::Result<S::File> {
+    let file = storage.open(&name(id), OpenMode::CreateNew)?;
+    file.write_at(0, &header(id))?;
+    file.sync_data()?;
+    storage.sync()?;
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -81,7 +99,8 @@ mod tests {
         let file = storage.open(&name(5), OpenMode::Create).unwrap();
         assert!(matches!(check_header(&file, 5), Err(Error::Corrupted { .. })));
         file.write_at(0, &header(5)).unwrap();
-        check_header(&file, 5).unwrap();
+        assert_eq!(check_header(&file, 5).unwrap(), VERSION);
         assert!(check_header(&file, 6).is_err(), "a header names its own segment");
+        assert!(create(&storage, 5).is_err(), "never created over an existing file");
     }
 }
