@@ -212,3 +212,28 @@ fn salvage_takes_back_a_segment_a_damaged_manifest_slot_lost() {
     let store = Store::open(storage, options).expect("the manifest names the segment again");
     assert_eq!(store.get("x").unwrap().as_deref(), Some("acknowledged: true"));
 }
+
+/// Zeros where records were, at the end of a sealed segment, are damage: a sealed segment
+/// was synced whole, so its log cannot just end early.
+#[test]
+fn zeros_at_the_end_of_a_sealed_segment_are_damage() {
+    let storage = MemoryStorage::new();
+    let options = Options { segment_bytes: 1024, ..immediate() };
+    let store = Store::open(storage.clone(), options.clone()).unwrap();
+    let mut i = 0;
+    while store.stats().segments < 3 {
+        store.put(&format!("fill-{i}"), "text: some words to fill").unwrap();
+        i += 1;
+    }
+    store.close().unwrap();
+    drop(store);
+    let first = segments(&storage).remove(0);
+    let file = storage.open(&first, OpenMode::Existing).unwrap();
+    let len = file.len().unwrap();
+    file.write_at(len - 30, &[0; 30]).unwrap();
+    // Without the hint, so the open reads the segment.
+    for name in storage.list().unwrap().into_iter().filter(|n| n.starts_with("hint-")) {
+        storage.remove(&name).unwrap();
+    }
+    assert!(matches!(Store::open(storage, options), Err(Error::Corrupted { .. })));
+}

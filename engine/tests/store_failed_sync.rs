@@ -35,3 +35,47 @@ fn a_reopen_after_a_failed_sync_makes_what_it_replays_durable() {
         "the open trusted bytes the disk never got"
     );
 }
+
+/// The same after a clean close and reopen (then a hint covers the start of the log): an
+/// open that replays records past the hint is not clean, and makes them durable.
+#[test]
+fn a_reopen_after_a_failed_sync_past_a_hint_makes_the_records_durable() {
+    let storage = FaultyStorage::new(MemoryStorage::new()).unwrap();
+    let store = Store::open(storage.clone(), Options::default()).unwrap();
+    store.put("before", "n: 0").unwrap();
+    store.close().unwrap();
+    drop(store);
+    let store = Store::open(storage.clone(), Options::default()).unwrap();
+    store.put("x", "n: 1").unwrap();
+    storage.set_fault(|call| (call.kind == CallKind::Sync).then_some(ErrorKind::Other));
+    assert!(store.sync().is_err());
+    storage.clear_fault();
+    drop(store);
+    let reopened = Store::open(storage.clone(), Options::default()).unwrap();
+    assert_eq!(reopened.get("x").unwrap().as_deref(), Some("n: 1"));
+    reopened.put("y", "n: 2").unwrap();
+    reopened.sync().unwrap();
+    std::mem::forget(reopened);
+    let image = Store::open(storage.durable_image(), Options::default()).expect("no damage");
+    assert_eq!(image.get("x").unwrap().as_deref(), Some("n: 1"), "x was never made durable");
+    assert_eq!(image.get("y").unwrap().as_deref(), Some("n: 2"));
+}
+
+/// A sync that fails because the disk is full (delayed allocation, thin provisioning) may
+/// have lost its pages like any failed sync: it poisons, it is never taken for "store full".
+#[test]
+fn a_sync_that_fails_for_space_poisons() {
+    let storage = FaultyStorage::new(MemoryStorage::new()).unwrap();
+    let options = Options { segment_bytes: 1024, ..Options::default() };
+    let store = Store::open(storage.clone(), options).unwrap();
+    store.put("a", "n: 1").unwrap();
+    storage.set_fault(|call| (call.kind == CallKind::Sync).then_some(ErrorKind::StorageFull));
+    // Enough to fill the segment: the rotation syncs it.
+    let error = (0..40)
+        .find_map(|i| store.put(&format!("k{i}"), "text: filling the segment up").err())
+        .expect("a rotation met the failing sync");
+    assert!(matches!(error, Error::Io(_) | Error::Poisoned), "{error}");
+    storage.clear_fault();
+    assert!(matches!(store.put("b", "n: 2"), Err(Error::Poisoned)));
+    assert!(matches!(store.delete("a"), Err(Error::Poisoned)));
+}

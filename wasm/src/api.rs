@@ -2,14 +2,14 @@
 //!
 //! Errors are JavaScript `Error`s with a stable `code` (`Locked`, `Corrupted`,
 //! `InvalidDocument`, `TooLarge`, `QuotaExceeded`, `Closed`, `Poisoned`, `ReadOnly`,
-//! `InvalidKey`, `InvalidArgument`, `Io`, `UnsupportedVersion`), and `line`/`column` for
-//! invalid TOON.
+//! `InvalidKey`, `InvalidArgument`, `InvalidOption`, `Io`, `UnsupportedVersion`), and
+//! `line`/`column` for invalid TOON.
 
 use std::ops::Bound;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use toonstore::io::{File, MemoryStorage, OpenMode, Storage};
-use toonstore::store::{Batch, Error, Options, ScanRequest, Store};
+use toonstore::store::{Batch, Durability, Error, Options, Recovery, ScanRequest, Store};
 use toonstore::toon::{self, Map, Value};
 use wasm_bindgen::prelude::*;
 use web_sys::FileSystemSyncAccessHandle;
@@ -32,56 +32,127 @@ fn store_error(e: Error) -> JsValue {
         Error::StoreFull { .. } => "QuotaExceeded",
         Error::Closed => "Closed",
         Error::Poisoned => "Poisoned",
+        Error::SyncFailed => "SyncFailed",
         Error::ReadOnly => "ReadOnly",
         Error::InvalidKey(_) => "InvalidKey",
         Error::UnsupportedVersion { .. } => "UnsupportedVersion",
+        Error::InvalidOption { .. } => "InvalidOption",
         Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => "Locked",
         _ => "Io",
     };
     let js = error(code, e.to_string());
+    let set = |name: &str, value: f64| Reflect::set(&js, &name.into(), &value.into());
     if let Error::InvalidDocument(decode) = &e {
-        let _ = Reflect::set(&js, &"line".into(), &(decode.line as f64).into());
-        let _ = Reflect::set(&js, &"column".into(), &(decode.column as f64).into());
+        let _ = set("line", decode.line as f64);
+        let _ = set("column", decode.column as f64);
+    }
+    if let Error::StoreFull { size, limit, .. } = &e {
+        let _ = set("size", *size as f64);
+        let _ = set("limit", *limit as f64);
     }
     js
 }
 
 fn io_error(e: std::io::Error) -> JsValue {
+    if matches!(e.kind(), std::io::ErrorKind::QuotaExceeded | std::io::ErrorKind::StorageFull) {
+        return error("QuotaExceeded", format!("the browser's storage quota is reached: {e}"));
+    }
     store_error(Error::from(e))
 }
 
-fn handles(array: &Array) -> Vec<FileSystemSyncAccessHandle> {
-    array.iter().map(JsCast::unchecked_into).collect()
+/// Slot files as the worker hands them over: `[name, FileSystemSyncAccessHandle]` pairs.
+fn slots_of(array: &Array) -> Vec<(String, FileSystemSyncAccessHandle)> {
+    array
+        .iter()
+        .map(|pair| {
+            let pair: Array = pair.unchecked_into();
+            (pair.get(0).as_string().unwrap_or_default(), pair.get(1).unchecked_into())
+        })
+        .collect()
+}
+
+/// An error opening OPFS slots: a damaged slot header is `Corrupted`.
+fn slot_error(e: std::io::Error) -> JsValue {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<crate::opfs::SlotDamage>()) {
+        Some(damage) => store_error(Error::Corrupted {
+            file: damage.slot.clone(),
+            offset: damage.offset,
+            reason: damage.reason.into(),
+        }),
+        None => io_error(e),
+    }
 }
 
 /// `{ cacheBytes, maxValueBytes, maxStoreBytes, segmentBytes, readOnly, durability:
-/// "eventual" | "immediate" }`, all optional.
+/// "eventual" | "immediate", recovery: "strict" | "salvage" }`, all optional. A size must be
+/// a whole number from 0 to 2^53 - 1 (not negative, NaN or infinite); the engine then checks
+/// the values themselves ([`Options::validate`]). Either way the error is `InvalidOption`.
 fn options(js: &JsValue) -> Result<Options, JsValue> {
     let mut options = Options::default();
     if js.is_undefined() || js.is_null() {
         return Ok(options);
     }
-    let number = |name: &str| -> Option<f64> { Reflect::get(js, &name.into()).ok()?.as_f64() };
-    if let Some(n) = number("cacheBytes") {
-        options.cache_bytes = n as usize;
+    let size = |name: &'static str| -> Result<Option<u64>, JsValue> {
+        let value = Reflect::get(js, &name.into())?;
+        if value.is_undefined() || value.is_null() {
+            return Ok(None);
+        }
+        match value.as_f64() {
+            Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER => {
+                Ok(Some(n as u64))
+            }
+            _ => Err(store_error(Error::InvalidOption {
+                option: name,
+                reason: format!("{value:?} is not a whole number of bytes"),
+            })),
+        }
+    };
+    if let Some(n) = size("cacheBytes")? {
+        options.cache_bytes = usize::try_from(n).unwrap_or(usize::MAX);
     }
-    if let Some(n) = number("maxValueBytes") {
-        options.max_value_bytes = n as u64;
+    if let Some(n) = size("maxValueBytes")? {
+        options.max_value_bytes = n;
     }
-    if let Some(n) = number("maxStoreBytes") {
-        options.max_store_bytes = n as u64;
+    if let Some(n) = size("maxStoreBytes")? {
+        options.max_store_bytes = n;
     }
-    if let Some(n) = number("segmentBytes") {
-        options.segment_bytes = n as u64;
+    if let Some(n) = size("segmentBytes")? {
+        options.segment_bytes = n;
     }
     options.read_only = Reflect::get(js, &"readOnly".into())?.is_truthy();
-    match Reflect::get(js, &"durability".into())?.as_string().as_deref() {
+    let choice = |name: &'static str| -> Result<Option<String>, JsValue> {
+        let value = Reflect::get(js, &name.into())?;
+        match (value.is_undefined() || value.is_null(), value.as_string()) {
+            (true, _) => Ok(None),
+            (false, Some(text)) => Ok(Some(text)),
+            (false, None) => Err(store_error(Error::InvalidOption {
+                option: name,
+                reason: format!("{value:?} is not a string"),
+            })),
+        }
+    };
+    match choice("durability")?.as_deref() {
         None | Some("eventual") => {}
-        Some("immediate") => options.durability = toonstore::store::Durability::Immediate,
-        Some(other) => return Err(error("InvalidArgument", format!("durability {other:?}"))),
+        Some("immediate") => options.durability = Durability::Immediate,
+        Some(other) => {
+            let reason = format!("{other:?} is neither \"eventual\" nor \"immediate\"");
+            return Err(store_error(Error::InvalidOption { option: "durability", reason }));
+        }
     }
+    match choice("recovery")?.as_deref() {
+        None | Some("strict") => {}
+        Some("salvage") => options.recovery = Recovery::Salvage,
+        Some(other) => {
+            let reason = format!("{other:?} is neither \"strict\" nor \"salvage\"");
+            return Err(store_error(Error::InvalidOption { option: "recovery", reason }));
+        }
+    }
+    options.validate().map_err(store_error)?;
     Ok(options)
 }
+
+/// The largest integer a JavaScript number holds exactly.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 #[derive(Debug)]
 enum Backend {
@@ -132,7 +203,7 @@ impl WasmStore {
     /// Opens the store held by these OPFS slot handles (all of its slot files).
     #[wasm_bindgen(js_name = openOpfs)]
     pub fn open_opfs(slots: Array, options_js: JsValue) -> Result<WasmStore, JsValue> {
-        let storage = OpfsStorage::new(handles(&slots)).map_err(io_error)?;
+        let storage = OpfsStorage::new(slots_of(&slots)).map_err(slot_error)?;
         let store = Store::open(storage.clone(), options(&options_js)?).map_err(store_error)?;
         Ok(WasmStore { backend: Backend::Opfs(store, storage) })
     }
@@ -148,7 +219,7 @@ impl WasmStore {
     /// Writes engine files (`{name: Uint8Array}`) into empty OPFS slots, before opening.
     #[wasm_bindgen(js_name = importFiles)]
     pub fn import_files(slots: Array, files: Object) -> Result<(), JsValue> {
-        let storage = OpfsStorage::new(handles(&slots)).map_err(io_error)?;
+        let storage = OpfsStorage::new(slots_of(&slots)).map_err(slot_error)?;
         if !storage.list().map_err(io_error)?.is_empty() {
             return Err(error("InvalidArgument", "importing needs an empty store"));
         }
@@ -165,7 +236,7 @@ impl WasmStore {
     #[wasm_bindgen(js_name = addSlots)]
     pub fn add_slots(&self, slots: Array) -> Result<(), JsValue> {
         match &self.backend {
-            Backend::Opfs(_, storage) => storage.add_slots(handles(&slots)).map_err(io_error),
+            Backend::Opfs(_, storage) => storage.add_slots(slots_of(&slots)).map_err(slot_error),
             Backend::Memory(_) => Ok(()),
         }
     }
@@ -351,6 +422,8 @@ impl WasmStore {
         set("segments", (stats.segments as f64).into())?;
         set("cacheHits", (stats.cache_hits as f64).into())?;
         set("cacheMisses", (stats.cache_misses as f64).into())?;
+        set("recoveredTailBytes", (stats.recovered_tail_bytes as f64).into())?;
+        set("salvagedRecords", (stats.salvaged_records as f64).into())?;
         Ok(object.into())
     }
 
@@ -381,7 +454,7 @@ pub fn storage_conformance(slot_sets: Array) -> Result<u32, JsValue> {
     let sets = std::cell::RefCell::new(slot_sets.iter());
     let checks = toonstore::io::conformance::run(|| {
         let set: Array = sets.borrow_mut().next().expect("a slot set per check").unchecked_into();
-        OpfsStorage::new(handles(&set)).expect("fresh slots open")
+        OpfsStorage::new(slots_of(&set)).expect("fresh slots open")
     });
     Ok(checks as u32)
 }

@@ -39,7 +39,56 @@ const VERSION: u8 = 1;
 /// A slot file's open handle, shared by every [`OpfsFile`] of the engine file it holds.
 #[derive(Debug)]
 struct Slot {
+    /// The slot file's name in the OPFS directory, for error messages.
+    file: String,
     handle: FileSystemSyncAccessHandle,
+}
+
+/// A slot whose header is damaged: the store refuses to open (`Corrupted`) rather than
+/// guess which engine file it held.
+#[derive(Debug)]
+pub struct SlotDamage {
+    pub slot: String,
+    pub offset: u64,
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for SlotDamage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OPFS slot {} at byte {}: {}", self.slot, self.offset, self.reason)
+    }
+}
+
+impl std::error::Error for SlotDamage {}
+
+impl SlotDamage {
+    fn error(slot: &Slot, offset: u64, reason: &'static str) -> io::Error {
+        let damage = SlotDamage { slot: slot.file.clone(), offset, reason };
+        io::Error::new(io::ErrorKind::InvalidData, damage)
+    }
+}
+
+/// The engine file a slot header names: `Ok(None)` for a free slot (a free header, or all
+/// zeros: a slot whose creation a crash interrupted), `Err((offset, reason))` for a damaged
+/// header. A pure function of the header's bytes, so the fuzzers and native tests run it.
+pub fn parse_header(header: &[u8; HEADER as usize]) -> Result<Option<&str>, (u64, &'static str)> {
+    if header.iter().all(|&b| b == 0) {
+        return Ok(None);
+    }
+    if &header[..4] != MAGIC {
+        return Err((0, "not a slot header"));
+    }
+    if header[4] != VERSION {
+        return Err((4, "slot header of an unknown version"));
+    }
+    let len = usize::from(header[5]);
+    if len == 0 {
+        return Ok(None);
+    }
+    let name = header.get(6..6 + len).ok_or((5, "name longer than the header holds"))?;
+    let name = std::str::from_utf8(name).map_err(|_| (6, "name is not UTF-8"))?;
+    check_name(name).map_err(|_| (6, "name is not a store file's"))?;
+    Ok(Some(name))
 }
 
 /// The pool: every slot, and which engine file each holds.
@@ -48,6 +97,8 @@ struct Pool {
     slots: Vec<Rc<Slot>>,
     by_name: HashMap<String, usize>,
     free: Vec<usize>,
+    /// Freed slots still holding their old bytes (a handle read them when they were freed).
+    to_cut: Vec<usize>,
 }
 
 /// A store's files in a pool of OPFS slot files.
@@ -135,53 +186,58 @@ impl Slot {
             return Ok(None);
         }
         let mut header = [0; HEADER as usize];
-        self.read_exact(0, &mut header)?;
-        if &header[..4] != MAGIC || header[4] != VERSION {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "an OPFS slot has an unknown header (not written by this version)",
-            ));
+        if self.read_exact(0, &mut header)? != header.len() {
+            return Ok(None);
         }
-        let len = usize::from(header[5]);
-        match len {
-            0 => Ok(None),
-            _ => {
-                let name = std::str::from_utf8(&header[6..6 + len])
-                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "slot name"))?;
-                Ok(Some(name.to_owned()))
-            }
+        match parse_header(&header) {
+            Ok(name) => Ok(name.map(str::to_owned)),
+            Err((offset, reason)) => Err(SlotDamage::error(self, offset, reason)),
         }
     }
 
-    /// Names the slot for a new engine file, empty, durably.
+    /// Names the slot for a new engine file, empty, durably. The slot is cut to its header's
+    /// length first: a crash before the header is written leaves the old (free) header, or
+    /// zeros, which read as free; never a name with an older file's bytes after it.
     fn assign(&self, name: &str) -> io::Result<()> {
-        self.handle.truncate_with_f64(HEADER as f64).map_err(|e| js_error("truncate", e))?;
+        self.truncate(HEADER)?;
         self.write_all(0, &header(Some(name)))?;
+        self.flush()
+    }
+
+    fn truncate(&self, size: u64) -> io::Result<()> {
+        self.handle.truncate_with_f64(size as f64).map_err(|e| js_error("truncate", e))
+    }
+
+    /// Cuts a free slot back to its header, durably.
+    fn cut(&self) -> io::Result<()> {
+        self.truncate(HEADER)?;
         self.flush()
     }
 }
 
 impl OpfsStorage {
-    /// The store held by these slot handles (all of the store's slot files, opened by the
-    /// worker); slots never written are taken as free.
-    pub fn new(handles: Vec<FileSystemSyncAccessHandle>) -> io::Result<OpfsStorage> {
+    /// The store held by these slot files (all of the store's, opened by the worker, with
+    /// their names); slots never written are taken as free. A damaged slot header is an
+    /// error carrying a [`SlotDamage`].
+    pub fn new(slots: Vec<(String, FileSystemSyncAccessHandle)>) -> io::Result<OpfsStorage> {
         let storage = OpfsStorage::default();
-        storage.add_slots(handles)?;
+        storage.add_slots(slots)?;
         Ok(storage)
     }
 
-    /// Adds slot handles the worker opened: spares for files to come, or existing slots.
-    pub fn add_slots(&self, handles: Vec<FileSystemSyncAccessHandle>) -> io::Result<()> {
+    /// Adds slot files the worker opened: spares for files to come, or existing slots.
+    pub fn add_slots(&self, slots: Vec<(String, FileSystemSyncAccessHandle)>) -> io::Result<()> {
         let mut pool = self.pool.borrow_mut();
-        for handle in handles {
-            let slot = Rc::new(Slot { handle });
+        for (file, handle) in slots {
+            let slot = Rc::new(Slot { file, handle });
             let index = pool.slots.len();
             match slot.name()? {
                 Some(name) => {
                     if pool.by_name.insert(name.clone(), index).is_some() {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!("two OPFS slots hold {name}"),
+                        return Err(SlotDamage::error(
+                            &slot,
+                            6,
+                            "another slot names the same file",
                         ));
                     }
                 }
@@ -193,10 +249,16 @@ impl OpfsStorage {
     }
 
     /// Slots free for new files (a slot removed while a handle to it is open is not reused
-    /// until that handle is gone, as an unlinked file stays readable on disk).
+    /// until that handle is gone, as an unlinked file stays readable on disk). Free slots
+    /// no handle reads any more are cut back to their header, giving their bytes back to the
+    /// origin's quota.
     pub fn free_slots(&self) -> usize {
-        let pool = self.pool.borrow();
-        pool.free.iter().filter(|&&i| Rc::strong_count(&pool.slots[i]) == 1).count()
+        let mut pool = self.pool.borrow_mut();
+        let pool = &mut *pool;
+        let unused = |i: &usize| Rc::strong_count(&pool.slots[*i]) == 1;
+        // Best effort: a slot that fails to shrink now is tried again next time.
+        pool.to_cut.retain(|i| !(unused(i) && pool.slots[*i].cut().is_ok()));
+        pool.free.iter().filter(|i| unused(i)).count()
     }
 
     /// Every slot, for closing at the end.
@@ -249,9 +311,14 @@ impl Storage for OpfsStorage {
         let Some(index) = pool.by_name.remove(name) else {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {name:?}")));
         };
-        // An open handle keeps reading the old bytes: the slot is emptied only when reused.
-        pool.slots[index].write_all(0, &header(None))?;
+        // An open handle keeps reading the old bytes: the slot is cut back to its header only
+        // once none is left (here, or in `free_slots`, which the worker calls between calls).
+        let slot = pool.slots[index].clone();
+        slot.write_all(0, &header(None))?;
         pool.free.push(index);
+        if Rc::strong_count(&slot) > 2 || slot.cut().is_err() {
+            pool.to_cut.push(index);
+        }
         Ok(())
     }
 

@@ -6,13 +6,18 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 /** Stable error codes. */
 export type ErrorCode =
   | 'Locked' // the store is open in another tab or worker
-  | 'Corrupted' // stored bytes fail their checksum or make no sense
+  | 'Corrupted' // stored bytes fail their checksum or make no sense (`recovery: 'salvage'`
+  //              opens anyway, moving damaged bytes aside)
   | 'InvalidDocument' // not valid TOON (see `line`, `column`), or not JSON-like
   | 'TooLarge' // a key or document passes its limit
-  | 'QuotaExceeded' // the browser's storage quota or the store's size limit is reached
+  | 'QuotaExceeded' // the browser's storage quota or the store's size limit is reached; the
+  //                  store stays usable: delete and compact to make room
+  | 'InvalidOption' // an option no store can work with (negative, NaN, zero, out of range)
   | 'Closed' // the store was closed
   | 'WorkerGone' // the worker crashed; reopen the store
   | 'Poisoned' // an earlier write failed; reopen the store
+  | 'SyncFailed' // an `immediate` write reached storage but its sync failed: it may or may
+  //               not be there after a reopen
   | 'ReadOnly' // the store was opened with `readOnly`
   | 'InvalidKey' // an empty key
   | 'InvalidArgument' // a call the API does not accept
@@ -25,6 +30,10 @@ export class ToonStoreError extends Error {
   /** For `InvalidDocument` from TOON text: where the text is wrong (1-based). */
   readonly line?: number;
   readonly column?: number;
+  /** For `QuotaExceeded` from the engine: the bytes the store would need, and its limit (or,
+   * when the browser's quota refused, its size then). */
+  readonly size?: number;
+  readonly limit?: number;
 }
 
 export interface OpenOptions {
@@ -36,7 +45,12 @@ export interface OpenOptions {
   maxValueBytes?: number;
   /** Largest store in bytes (default 1 GiB). */
   maxStoreBytes?: number;
+  /** Size at which a log segment is sealed (512 bytes to 4 GiB; default 64 MiB). */
   segmentBytes?: number;
+  /** `strict` (default): damage that is not a torn write refuses the open (`Corrupted`);
+   * `salvage`: opens, moving damaged bytes aside (`stats().salvagedRecords` says how many
+   * records were dropped). */
+  recovery?: 'strict' | 'salvage';
   /** Open for reading only: nothing is written; writes fail with `ReadOnly`. */
   readOnly?: boolean;
   /** Keep the store in memory even where OPFS exists. */
@@ -56,6 +70,9 @@ export interface Stats {
   segments: number;
   cacheHits: number;
   cacheMisses: number;
+  /** Bytes of a torn tail the open cut off; records a salvaging open dropped. */
+  recoveredTailBytes: number;
+  salvagedRecords: number;
 }
 
 export interface ScanOptions {

@@ -43,23 +43,23 @@ async function openHandle(fileHandle) {
   }
 }
 
-/** Opens a sync access handle on every slot file of the store. */
+/** Opens a sync access handle on every slot file of the store: `[name, handle]` pairs. */
 async function openSlots(dir) {
   const handles = [];
   for await (const [name, handle] of dir.entries()) {
     if (handle.kind !== 'file' || !name.startsWith(SLOT_PREFIX)) continue;
     nextSlot = Math.max(nextSlot, Number(name.slice(SLOT_PREFIX.length)) + 1);
-    handles.push(await openHandle(handle));
+    handles.push([name, await openHandle(handle)]);
   }
   return handles;
 }
 
-/** Creates `count` new, empty slot files and opens them. */
+/** Creates `count` new, empty slot files and opens them: `[name, handle]` pairs. */
 async function newSlots(dir, count) {
   const handles = [];
   for (let i = 0; i < count; i++) {
     const name = SLOT_PREFIX + String(nextSlot++).padStart(6, '0');
-    handles.push(await openHandle(await dir.getFileHandle(name, { create: true })));
+    handles.push([name, await openHandle(await dir.getFileHandle(name, { create: true }))]);
   }
   return handles;
 }
@@ -137,7 +137,7 @@ async function conformance() {
   try {
     return storageConformance(sets);
   } finally {
-    for (const set of sets) for (const handle of set) handle.close();
+    for (const set of sets) for (const [, handle] of set) handle.close();
     await root.removeEntry(dir.name, { recursive: true });
   }
 }

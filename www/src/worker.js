@@ -35,6 +35,7 @@ self.onmessage = ({ data: { id, op, args } }) => {
       const code = e?.code ?? (e?.name === 'QuotaExceededError' ? 'QuotaExceeded' : 'Io');
       const error = { code, message: e?.message ?? String(e) };
       if (e?.line !== undefined) Object.assign(error, { line: e.line, column: e.column });
+      if (e?.size !== undefined) Object.assign(error, { size: e.size, limit: e.limit });
       self.postMessage({ id, error });
     }
   });

@@ -221,6 +221,12 @@ impl<S: Storage> FaultyStorage<S> {
         lock(&self.state).crash_at = Some(n);
     }
 
+    /// Lets operations succeed again after [`FaultyStorage::crash_at`] (a process that was
+    /// killed, not a machine that stopped: the files are still there).
+    pub fn clear_crash(&self) {
+        lock(&self.state).crash_at = None;
+    }
+
     /// Calls `hook` before every call; when it returns an error kind, the call fails with it
     /// and changes nothing.
     pub fn set_fault(&self, hook: impl FnMut(&Call<'_>) -> Option<io::ErrorKind> + Send + 'static) {

@@ -69,9 +69,7 @@ impl<S: Storage> Store<S> {
             let Some(writer) = guard.as_ref() else { return Ok(None) };
             (writer.active.clone(), writer.active_id, writer.handed(), writer.flushed)
         };
-        if let Err(e) = file.sync_data() {
-            return Err(self.poison(e));
-        }
+        self.sync_active(&file)?;
         let mut guard = lock(&self.writer);
         if let Some(writer) = guard.as_mut()
             && writer.active_id == segment

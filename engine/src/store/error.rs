@@ -27,6 +27,10 @@ pub enum Error {
     Locked,
     /// An earlier write or sync failed; reopen the store.
     Poisoned,
+    /// An `Immediate` write reached the OS, but the sync that was to make it durable failed
+    /// (its own, or one it shared). Its outcome is unknown, as for a write in flight when the
+    /// machine stops: after a reopen it may be there or not. The store is poisoned.
+    SyncFailed,
     /// A file was written by a format version this build does not read.
     UnsupportedVersion { file: String, version: u32 },
     /// The store was closed.
@@ -66,6 +70,11 @@ impl fmt::Display for Error {
             Error::Poisoned => {
                 write!(f, "the store is poisoned by an earlier failed write or sync; reopen it")
             }
+            Error::SyncFailed => write!(
+                f,
+                "the sync of this write failed: it may or may not be there after a reopen (the \
+                 store is poisoned; reopen it)"
+            ),
             Error::UnsupportedVersion { file, version } => {
                 write!(f, "{file} has format version {version}, which this build does not read")
             }

@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 
 use compact_str::CompactString;
 
-use super::error::{Error, Result};
+use super::error::{Error, Result, is_full};
 use super::hint;
 use super::index::{Change, Location};
 use super::open::RESERVE;
@@ -112,7 +112,12 @@ impl<S: Storage> Store<S> {
         // Checked again under the lock: a close or a failure may have come first.
         self.check_open()?;
         let before = writer.log_bytes;
-        self.compact_locked(writer)?;
+        let mut result = self.compact_locked(writer);
+        // A full disk: give up the reserve and go on from where the first attempt stopped.
+        if matches!(result, Err(Error::StoreFull { .. })) && self.release_reserve(writer) {
+            result = self.compact_locked(writer);
+        }
+        result?;
         if !writer.reserve {
             self.create_reserve(writer);
         }
@@ -144,6 +149,7 @@ impl<S: Storage> Store<S> {
             }
         }
         for id in targets {
+            self.check_not_poisoned()?;
             let file = self.read_state().segments.get(&id).cloned();
             let file = file.ok_or_else(|| Error::Corrupted {
                 file: segment::name(id),
@@ -190,6 +196,7 @@ impl<S: Storage> Store<S> {
             manifest.next_row = writer.next_row;
             manifest.next_sequence = writer.sequence;
             manifest.hint = 0;
+            manifest.active_synced = writer.durable;
             manifest::store(&writer.manifest_file, &manifest).map_err(|e| self.poison(e))?;
             writer.manifest = manifest;
             let length = file.len().unwrap_or(0);
@@ -221,7 +228,7 @@ impl<S: Storage> Store<S> {
             flushed = self.flush(writer);
         }
         flushed.map_err(|r| self.refused(r, writer, 0))?;
-        writer.active.sync_data().map_err(|e| self.poison(e))?;
+        self.sync_active(&writer.active)?;
         writer.durable = writer.flushed;
         lock(&self.sync_state).synced = writer.written;
         Ok(())
@@ -244,6 +251,7 @@ impl<S: Storage> Store<S> {
         let created = (|| -> std::io::Result<()> {
             let file = self.storage.open(RESERVE, OpenMode::Create)?;
             file.write_at(0, &vec![0; RESERVE_BYTES as usize])?;
+            file.set_len(RESERVE_BYTES)?;
             file.sync_data()?;
             self.storage.sync()
         })();
@@ -302,14 +310,18 @@ impl<S: Storage> Store<S> {
     /// write slipping in between a sync and the hint would be covered but could be lost).
     fn close_writer(&self, writer: &mut Writer<S::File>) -> Result<()> {
         self.flush(writer).map_err(|r| self.refused(r, writer, 0))?;
+        self.check_not_poisoned()?;
         self.trim_prewritten(writer).map_err(|e| self.poison(e))?;
-        writer.active.sync_data().map_err(|e| self.poison(e))?;
+        self.sync_active(&writer.active)?;
         writer.durable = writer.flushed;
         lock(&self.sync_state).synced = writer.written;
-        self.write_hint(writer).map_err(|e| self.poison(e))
+        self.write_hint(writer)
     }
 
-    fn write_hint(&self, writer: &mut Writer<S::File>) -> std::io::Result<()> {
+    /// Writes an index snapshot and commits a manifest naming it. The hint only makes the
+    /// next open quicker: on a full disk the close goes on without it (everything is durable
+    /// already). The commit itself failing poisons.
+    fn write_hint(&self, writer: &mut Writer<S::File>) -> Result<()> {
         let mut manifest = writer.manifest.clone();
         manifest.generation += 1;
         let id = manifest.generation;
@@ -320,17 +332,24 @@ impl<S: Storage> Store<S> {
             next_sequence: writer.sequence,
         };
         let bytes = hint::encode(&coverage, &self.read_state().index);
-        hint::write(&self.storage, id, &bytes)?;
-        self.storage.sync()?;
+        let written = hint::write(&self.storage, id, &bytes).and_then(|()| self.storage.sync());
+        match written {
+            Ok(()) => manifest.hint = id,
+            Err(e) if is_full(&e) => {
+                let _ = self.storage.remove(&hint::name(id));
+                manifest.hint = 0;
+            }
+            Err(e) => return Err(self.poison(e)),
+        }
         let old = writer.manifest.hint;
-        manifest.hint = id;
         manifest.next_row = writer.next_row;
         manifest.next_sequence = writer.sequence;
-        manifest::store(&writer.manifest_file, &manifest)?;
+        manifest.active_synced = writer.durable;
+        manifest::store(&writer.manifest_file, &manifest).map_err(|e| self.poison(e))?;
         writer.manifest = manifest;
         if old != 0 {
-            self.storage.remove(&hint::name(old))?;
-            self.storage.sync()?;
+            let removed = self.storage.remove(&hint::name(old)).and_then(|()| self.storage.sync());
+            removed.map_err(|e| self.poison(e))?;
         }
         Ok(())
     }

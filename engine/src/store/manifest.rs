@@ -8,7 +8,7 @@
 //! |---------|------|--------------------------------------------------------|
 //! | 0       | 8    | magic `TOONMAN\0`                                      |
 //! | 8       | 4    | format version (2; 1 is still read)                    |
-//! | 12      | 4    | P, the payload length (40)                             |
+//! | 12      | 4    | P, the payload length (48)                             |
 //! | 16      | 8    | generation (higher wins; a new store starts at 1)      |
 //! | 24      | P    | payload, below                                         |
 //! | 24 + P  | 4    | CRC32C of bytes 0 .. 24 + P                            |
@@ -20,6 +20,7 @@
 //! | 16             | 8    | next row id                                            |
 //! | 24             | 8    | next sequence number                                   |
 //! | 32             | 8    | hint id (0: none; the file is `hint-<id>.idx`; its id is the generation that named it) |
+//! | 40             | 8    | bytes of the active segment durable at this commit (damage below them is never a torn write) |
 //!
 //! A range of ids, not a list: rotation adds the next id, compaction drops the first, so
 //! any number of segments fits a slot. Format 1 listed the ids (always consecutive) after
@@ -33,7 +34,7 @@ pub(crate) const SLOT_SIZE: usize = 4096;
 const MAGIC: &[u8; 8] = b"TOONMAN\0";
 pub(crate) const VERSION: u32 = 2;
 const HEADER: usize = 24;
-const PAYLOAD: usize = 40;
+const PAYLOAD: usize = 48;
 
 /// The state a manifest slot records.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +45,8 @@ pub(crate) struct Manifest {
     pub next_row: u64,
     pub next_sequence: u64,
     pub hint: u64,
+    /// How much of the active segment was durable when this slot was written.
+    pub active_synced: u64,
 }
 
 impl Manifest {
@@ -65,11 +68,15 @@ impl Manifest {
     /// Whether the fields make sense (a slot whose checksum holds may still not, if a bug
     /// wrote it; it is then taken as damaged).
     fn is_sound(&self) -> bool {
-        self.generation >= 1
+        // Counters stay far below what would overflow when the store counts on.
+        const LIMIT: u64 = 1 << 62;
+        (1..LIMIT).contains(&self.generation)
             && self.first_segment >= 1
             && self.segments >= 1
-            && self.first_segment.checked_add(self.segments).is_some_and(|next| next < u64::MAX)
+            && self.first_segment.checked_add(self.segments).is_some_and(|next| next < LIMIT)
             && self.hint <= self.generation
+            && self.next_sequence < LIMIT
+            && self.next_row < u64::MAX
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -78,9 +85,15 @@ impl Manifest {
         slot.extend_from_slice(&VERSION.to_le_bytes());
         slot.extend_from_slice(&(PAYLOAD as u32).to_le_bytes());
         slot.extend_from_slice(&self.generation.to_le_bytes());
-        for field in
-            [self.first_segment, self.segments, self.next_row, self.next_sequence, self.hint]
-        {
+        let fields = [
+            self.first_segment,
+            self.segments,
+            self.next_row,
+            self.next_sequence,
+            self.hint,
+            self.active_synced,
+        ];
+        for field in fields {
             slot.extend_from_slice(&field.to_le_bytes());
         }
         let crc = crc32c::crc32c(&slot);
@@ -111,6 +124,7 @@ impl Manifest {
                 next_row: u64_at(HEADER + 16),
                 next_sequence: u64_at(HEADER + 24),
                 hint: u64_at(HEADER + 32),
+                active_synced: u64_at(HEADER + 40),
             },
             1 => match decode_v1(generation, &slot[HEADER..end]) {
                 Some(manifest) => manifest,
@@ -132,15 +146,17 @@ fn decode_v1(generation: u64, payload: &[u8]) -> Option<Manifest> {
         return None;
     }
     let first = u64_at(28)?;
-    let consecutive = (0..count as usize).all(|i| u64_at(28 + 8 * i) == Some(first + i as u64));
+    let consecutive = (0..count as usize)
+        .all(|i| first.checked_add(i as u64).is_some_and(|id| u64_at(28 + 8 * i) == Some(id)));
     let next_segment = u64_at(0)?;
-    (consecutive && next_segment == first + count).then_some(Manifest {
+    (consecutive && first.checked_add(count) == Some(next_segment)).then_some(Manifest {
         generation,
         first_segment: first,
         segments: count,
         next_row: u64_at(8)?,
         next_sequence: 0,
         hint: 0,
+        active_synced: 0,
     })
 }
 
@@ -212,6 +228,7 @@ mod tests {
             next_row: 12,
             next_sequence: 99,
             hint: generation - 1,
+            active_synced: 32,
         }
     }
 

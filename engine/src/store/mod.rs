@@ -60,7 +60,7 @@ pub use write::Batch;
 use self::cache::Cache;
 use self::index::Index;
 use self::manifest::Manifest;
-use crate::io::Storage;
+use crate::io::{File, Storage};
 
 /// Longest key, in bytes of UTF-8.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -143,9 +143,10 @@ struct Recovered {
 /// A ToonStore over the storage backend `S`.
 ///
 /// Lock order (a thread holding one may take those after it, never one before): `writer`,
-/// then `state`, then a cache shard. `sync_state` is never held while taking another lock:
-/// group commit drops it before it reads the writer. Readers take `state` (read) alone, or
-/// `writer` alone to copy a record still in the write buffer.
+/// then `state`, then a cache shard; `writer`, then `sync_lock`. `sync_state` is never held
+/// while taking another lock: group commit drops it before it reads the writer, and takes
+/// `sync_lock` alone. Readers take `state` (read) alone, or `writer` alone to copy a record
+/// still in the write buffer.
 pub struct Store<S: Storage> {
     storage: S,
     options: Options,
@@ -153,6 +154,10 @@ pub struct Store<S: Storage> {
     writer: Mutex<Option<Writer<S::File>>>,
     sync_state: Mutex<SyncState>,
     synced: Condvar,
+    /// Held around every sync of the active segment and the poisoning that follows a failed
+    /// one: Linux reports a failed writeback to one sync only, so a sync that returns Ok after
+    /// another failed must see the poison (see [`Store::sync_active`]).
+    sync_lock: Mutex<()>,
     cache: Cache,
     /// Set by a failed write or sync: nothing reaches the storage afterwards.
     poisoned: AtomicBool,
@@ -207,6 +212,24 @@ impl<S: Storage> Store<S> {
     fn poison(&self, error: impl Into<Error>) -> Error {
         self.poisoned.store(true, Ordering::Release);
         error.into()
+    }
+
+    /// Fails with [`Error::Poisoned`] once the store is poisoned: checked before any byte
+    /// goes to storage.
+    fn check_not_poisoned(&self) -> Result<()> {
+        match self.poisoned.load(Ordering::Acquire) {
+            true => Err(Error::Poisoned),
+            false => Ok(()),
+        }
+    }
+
+    /// Syncs `file` (the active segment, or one being sealed), poisoning the store if it
+    /// fails. Under `sync_lock`, and refused once the store is poisoned: when another sync of
+    /// the file failed, this one may return Ok without having written anything.
+    fn sync_active(&self, file: &S::File) -> Result<()> {
+        let _serial = lock(&self.sync_lock);
+        self.check_not_poisoned()?;
+        file.sync_data().map_err(|e| self.poison(e))
     }
 
     /// Tells readers which segment is active and how much of it the file holds.

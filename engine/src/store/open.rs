@@ -54,6 +54,15 @@ fn no_store() -> Error {
     ))
 }
 
+/// Errors a read-only open meets when a writer changed files under it.
+fn read_past_changes(e: &Error) -> bool {
+    match e {
+        Error::Corrupted { .. } => true,
+        Error::Io(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
+        _ => false,
+    }
+}
+
 /// Counts what a creation wrote, to report a full disk with real sizes.
 struct Growth(u64);
 
@@ -99,9 +108,9 @@ impl<S: Storage> Store<S> {
         for _ in 1..READ_ONLY_ATTEMPTS {
             match Self::recover(&storage, &options) {
                 Ok(found) => return Self::start(storage, options, found),
-                // A writer may have committed (a compaction removing segments, a rotation)
-                // while this open read: then the same open again sees a consistent store.
-                Err(Error::Corrupted { .. }) if generation(&storage) != before => {
+                // A writer may have committed (a compaction removing segments, a rotation, a
+                // trim) while this open read: then the same open again sees a consistent store.
+                Err(e) if read_past_changes(&e) && generation(&storage) != before => {
                     before = generation(&storage);
                 }
                 Err(e) => return Err(e),
@@ -132,6 +141,10 @@ impl<S: Storage> Store<S> {
         }
         let manifest_file = storage.open(manifest::FILE, OpenMode::Create)?;
         manifest_file.set_len(0)?;
+        // Slot 0 written too (as zeros, an invalid slot): later commits then overwrite bytes
+        // that exist, and never meet a full disk.
+        let zeros = [0; manifest::SLOT_SIZE];
+        manifest_file.write_at(0, &zeros).map_err(|e| growth.full(e, zeros.len() as u64))?;
         segment::create(storage, 1).map_err(|e| growth.full(e, segment::HEADER))?;
         growth.0 += segment::HEADER;
         let manifest = Manifest {
@@ -141,6 +154,7 @@ impl<S: Storage> Store<S> {
             next_row: 0,
             next_sequence: 1,
             hint: 0,
+            active_synced: segment::HEADER,
         };
         let slot_end = manifest::SLOT_SIZE as u64 + manifest::SLOT_BYTES;
         manifest::store(&manifest_file, &manifest).map_err(|e| growth.full(e, slot_end))?;
@@ -207,7 +221,10 @@ impl<S: Storage> Store<S> {
                 // it, so one holding records means the newest commit is not the winner.
                 let holds_records = id >= manifest.next_segment()
                     && storage.open(&name, OpenMode::ReadOnly)?.len()? > segment::HEADER;
-                if !holds_records {
+                // A reader beside a writer sees the writer's newer segments; with both slots
+                // valid, the winner was the newest commit when this open read it.
+                let newer_than_read = read_only && other == Other::Older;
+                if !holds_records || newer_than_read {
                     orphans.push(name);
                 } else if options.recovery == RecoveryMode::Salvage && id == manifest.next_segment()
                 {
@@ -233,7 +250,9 @@ impl<S: Storage> Store<S> {
             } else if hint::id_of(&name).is_some_and(|id| id != manifest.hint) {
                 orphans.push(name);
             } else if name == RESERVE {
-                has_reserve = true;
+                // Whole, or made again (a crash may have left it short).
+                let len = storage.open(&name, OpenMode::ReadOnly)?.len()?;
+                has_reserve = len == super::maintain::RESERVE_BYTES;
             }
         }
 
@@ -244,6 +263,8 @@ impl<S: Storage> Store<S> {
             (id, RecoveryMode::Strict) => hint::read(storage, id)?
                 .filter(|s| s.fits(manifest.ids(), &|id| lengths.get(&id).copied().unwrap_or(0))),
         };
+        // A close left the hint covering the whole log: nothing after it to replay.
+        let closed_at = snapshot.as_ref().map(|s| (s.coverage.segment, s.coverage.offset));
         // Damage past the hint gives `None`: then the whole log is replayed and decides.
         let replayed = match snapshot {
             Some(snapshot) => {
@@ -259,11 +280,11 @@ impl<S: Storage> Store<S> {
         let active = manifest.active();
         let clean = created
             || hint_used
+                && closed_at == Some((active, end))
                 && !torn
                 && !adopted
                 && orphans.is_empty()
-                && lengths[&active] == end
-                && replay.torn_bytes == 0;
+                && lengths[&active] == end;
         Ok(Found {
             commit: !clean || adopted,
             active_version: versions[&active],
@@ -310,7 +331,15 @@ impl<S: Storage> Store<S> {
         let (mut end, mut torn, mut salvage) = (segment::HEADER, false, Vec::new());
         for id in start..=active {
             let last = id == active;
-            let floor = if id == start { synced } else { segment::HEADER };
+            let mut floor = if id == start { synced } else { segment::HEADER };
+            if last {
+                // What the last commit recorded durable, from a slot written after the sync.
+                floor = floor.max(manifest.active_synced);
+                if manifest.active_synced > segments[&id].len()? {
+                    let reason = "the segment is shorter than the manifest says is durable";
+                    return Err(corrupted(&segment::name(id), manifest.active_synced, reason));
+                }
+            }
             let begin = if id == start { from } else { segment::HEADER };
             let (ending, proven) =
                 replay.segment(segments[&id].as_ref(), id, versions[&id], begin, last, floor)?;
@@ -343,12 +372,17 @@ impl<S: Storage> Store<S> {
         let manifest_mode = if options.read_only { OpenMode::ReadOnly } else { OpenMode::Existing };
         let manifest_file = storage.open(manifest::FILE, manifest_mode)?;
         let replay = &found.replay;
+        // Below `MAX_SEQUENCE` (replay refuses more): the additions cannot overflow.
         let sequence = found.manifest.next_sequence.max(replay.max_sequence + 1).max(1);
         let next_row = found.manifest.next_row.max(replay.next_row);
         let recovered = Recovered {
             torn_bytes: replay.torn_bytes,
             salvaged_records: found.salvage.iter().map(|&(_, _, dropped)| dropped).sum(),
-            salvage_files: found.salvage.iter().map(|&(id, at, _)| salvage_name(id, at)).collect(),
+            salvage_files: found
+                .salvage
+                .iter()
+                .map(|&(id, at, _)| salvage_name(id, at, found.manifest.generation))
+                .collect(),
         };
         let mut manifest = found.manifest.clone();
         if !options.read_only && found.commit {
@@ -384,6 +418,7 @@ impl<S: Storage> Store<S> {
             })),
             sync_state: Mutex::new(SyncState::default()),
             synced: Condvar::new(),
+            sync_lock: Mutex::new(()),
             cache: Cache::new(options.cache_bytes),
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -400,8 +435,8 @@ impl<S: Storage> Store<S> {
     }
 
     /// After an unclean shutdown (or a salvage), once the open has succeeded: moves damaged
-    /// bytes aside, cuts the torn tail, makes the log durable, commits a new manifest
-    /// generation, and removes the files no manifest names.
+    /// bytes aside, makes the log durable, commits a new manifest generation, cuts the torn
+    /// tail and the damage, and removes the files no manifest names.
     fn tidy(
         storage: &S,
         manifest_file: &S::File,
@@ -410,40 +445,45 @@ impl<S: Storage> Store<S> {
         sequence: u64,
         next_row: u64,
     ) -> Result<()> {
+        // Damaged bytes moved aside first: they are cut only after the commit below.
         for &(id, offset, _) in &found.salvage {
             let file = &found.segments[&id];
             let len = file.len()?;
-            match storage.open(&salvage_name(id, offset), OpenMode::CreateNew) {
-                Ok(copy) => {
-                    copy_range(file.as_ref(), offset..len, &copy, offset)?;
-                    copy.sync_data()?;
-                    storage.sync()?;
-                }
-                // Moved aside by an earlier salvage that did not finish.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e.into()),
-            }
-            file.set_len(offset)?;
-            file.sync_data()?;
+            // Named by the generation this open commits over: an open that did not get that
+            // far (a crash) writes the same file again, whole; a later salvage gets a new one.
+            let copy =
+                storage.open(&salvage_name(id, offset, manifest.generation), OpenMode::Create)?;
+            copy_range(file.as_ref(), offset..len, &copy, offset)?;
+            copy.set_len(len - offset)?;
+            copy.sync_data()?;
+            storage.sync()?;
         }
-        // Cut a torn tail (and zeros written ahead), then write what no sync is known to
-        // have made durable again from user space: a failed sync may have left it in the
-        // page cache only, where a sync of this process would not find it dirty.
+        // Write what no sync is known to have made durable again from user space (a failed
+        // sync may have left it in the page cache only, where a sync of this process would not
+        // find it dirty), sync it, and commit: the log up to its end is now known durable.
         let active = &found.segments[&manifest.active()];
-        if active.len()? != found.end {
-            active.set_len(found.end)?;
-        }
         let unproven = found.synced.min(found.end)..found.end;
-        copy_range(active.as_ref(), unproven.clone(), active.as_ref(), 0)?;
+        copy_range(active.as_ref(), unproven, active.as_ref(), 0)?;
         active.sync_data()?;
         let old_hint = manifest.hint;
         manifest.generation += 1;
         manifest.next_row = next_row;
         manifest.next_sequence = sequence;
+        manifest.active_synced = found.end;
         if !found.hint_used {
             manifest.hint = 0;
         }
         manifest::store(manifest_file, manifest)?;
+        // Only now cut: a failure before this point leaves the torn tail (and the damage a
+        // salvage moved aside) for the next open to find and report again. The length is set
+        // even when it looks right: an earlier open's cut may have met a failed sync.
+        for &(id, offset, _) in &found.salvage {
+            let file = &found.segments[&id];
+            file.set_len(offset)?;
+            file.sync_data()?;
+        }
+        active.set_len(found.end)?;
+        active.sync_data()?;
         let mut orphans = found.orphans.clone();
         if old_hint != 0 && manifest.hint == 0 {
             orphans.push(hint::name(old_hint));
@@ -461,8 +501,8 @@ impl<S: Storage> Store<S> {
     }
 }
 
-fn salvage_name(segment: u64, offset: u64) -> String {
-    format!("{SALVAGE_PREFIX}{segment:016x}-{offset:016x}.bin")
+fn salvage_name(segment: u64, offset: u64, generation: u64) -> String {
+    format!("{SALVAGE_PREFIX}{segment:016x}-{offset:016x}-{generation:x}.bin")
 }
 
 /// Copies bytes `range` of `from` into `to`, shifted down by `shift`, in bounded pieces.

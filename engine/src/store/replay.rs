@@ -24,6 +24,9 @@ use crate::io::File;
 
 /// Bytes read at a time.
 const WINDOW: usize = 1 << 20;
+/// No record has a sequence number this high (a store would need 2^62 writes), so the next
+/// one can always be counted.
+pub(super) const MAX_SEQUENCE: u64 = 1 << 62;
 /// A record found after damage counts only if its sequence number follows the last good
 /// one by less than this: bytes that merely pass a checksum by chance almost never do.
 const SEQUENCE_SPAN: u64 = 1 << 32;
@@ -260,7 +263,9 @@ impl Replay {
             };
             let read = match read {
                 Ok(read) => read,
-                Err(Invalid::Zeros) if window.zeros_from(at)? => {
+                // Zeros to the end of the last segment past its durable point: zeros written
+                // ahead, or writes a crash lost. Anywhere else they hide lost records.
+                Err(Invalid::Zeros) if last && at >= synced && window.zeros_from(at)? => {
                     return Ok((Ending::Clean(at), synced));
                 }
                 Err(Invalid::Zeros) => break "zeros inside the log",
@@ -274,6 +279,9 @@ impl Replay {
             }
             if read.synced > at {
                 break "record says more was synced than precedes it";
+            }
+            if read.sequence.is_some_and(|s| s >= MAX_SEQUENCE) {
+                break "sequence number out of range";
             }
             if !self.apply(read.changes) {
                 break "row id past the last one";
@@ -289,7 +297,9 @@ impl Replay {
         // damaged bytes were synced.
         let (found, synced_after) = self.look_ahead(&mut window, &mut table, id, version, at)?;
         let ending = Ending::Damaged { offset: at, reason: damage, dropped: 1 + found };
-        if !last || at < synced || synced_after > at || (version == 1 && found > 0) {
+        // (Format 1 kept no synced points: there the first bad record ends the log, as it
+        // always did.)
+        if !last || at < synced || synced_after > at {
             return Ok((ending, synced));
         }
         if !window.zeros_from(at)? {
@@ -298,8 +308,13 @@ impl Replay {
         Ok((Ending::Torn(at), synced))
     }
 
-    /// Applies a record's changes; false when a row id cannot be followed by another.
+    /// Applies a record's changes, all or none; false when a row id cannot be followed by
+    /// another.
     fn apply(&mut self, changes: Vec<Owned>) -> bool {
+        let too_high = |id: u64| id >= u64::MAX - 1;
+        if changes.iter().any(|c| matches!(c, Owned::Row(id, _) if too_high(*id))) {
+            return false;
+        }
         for change in changes {
             match change {
                 Owned::Put(key, location) => self.index.apply(Change::Put(&key, location)),

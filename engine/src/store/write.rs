@@ -89,6 +89,8 @@ pub(super) enum Refusal {
     Full,
     /// Anything else: the store must be poisoned.
     Failed(std::io::Error),
+    /// The store is (now) poisoned.
+    Poisoned,
 }
 
 impl From<std::io::Error> for Refusal {
@@ -304,7 +306,8 @@ impl<S: Storage> Store<S> {
         }
         drop(guard);
         if self.options.durability == Durability::Immediate {
-            self.sync_through(written)?;
+            // The record is in the file: if its sync fails, its outcome is unknown.
+            self.sync_through(written).map_err(|_| Error::SyncFailed)?;
         }
         Ok(outcome)
     }
@@ -362,6 +365,7 @@ impl<S: Storage> Store<S> {
                 by: Limit::Storage,
             },
             Refusal::Failed(e) => self.poison(e),
+            Refusal::Poisoned => Error::Poisoned,
         }
     }
 
@@ -369,8 +373,9 @@ impl<S: Storage> Store<S> {
     /// one's lost tail) and starts the next, named in the manifest before any record.
     pub(super) fn rotate(&self, writer: &mut Writer<S::File>) -> Result<(), Refusal> {
         self.flush(writer)?;
-        self.trim_prewritten(writer)?;
-        writer.active.sync_data()?;
+        self.trim_prewritten(writer).map_err(Refusal::Failed)?;
+        // A failed sync is never "full": its pages may be lost for good (it poisons).
+        self.sync_active(&writer.active).map_err(|_| Refusal::Poisoned)?;
         lock(&self.sync_state).synced = writer.written;
         let id = writer.manifest.next_segment();
         let file = match segment::create(&self.storage, id) {
@@ -388,6 +393,7 @@ impl<S: Storage> Store<S> {
         manifest.segments += 1;
         manifest.next_row = writer.next_row;
         manifest.next_sequence = writer.sequence;
+        manifest.active_synced = segment::HEADER;
         manifest::store(&writer.manifest_file, &manifest).map_err(Refusal::Failed)?;
         writer.manifest = manifest;
         // The sealed segment, reopened: a backend with memory maps now maps all of it.
@@ -414,11 +420,11 @@ impl<S: Storage> Store<S> {
     /// next [`PREWRITTEN`] zeros when the records pass the last ones: best effort). On
     /// failure the pending records stay, to be handed over again from the same place.
     pub(super) fn flush(&self, writer: &mut Writer<S::File>) -> Result<(), Refusal> {
+        if self.poisoned.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Refusal::Poisoned);
+        }
         if writer.pending.is_empty() {
             return Ok(());
-        }
-        if self.poisoned.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(Refusal::Failed(std::io::Error::other("the store is poisoned")));
         }
         writer.active.write_at(writer.flushed, &writer.pending)?;
         writer.flushed += writer.pending.len() as u64;
@@ -434,13 +440,13 @@ impl<S: Storage> Store<S> {
         Ok(())
     }
 
-    /// Cuts the zeros written ahead off the active segment, so a sealed or closed segment
-    /// ends with its last record. (Readers beside the writer never map the file: shrinking
-    /// it is safe.)
+    /// Cuts whatever lies past the last record off the active segment (zeros written
+    /// ahead, a sync mark, the part of a refused write a full disk took), so a sealed or
+    /// closed segment ends with its last record. The length is set even when it looks right:
+    /// a cut made before a failed sync may live only in memory (the next sync writes it).
+    /// (Readers beside the writer never map the file: shrinking it is safe.)
     pub(super) fn trim_prewritten(&self, writer: &mut Writer<S::File>) -> std::io::Result<()> {
-        if writer.zeroed > writer.flushed {
-            writer.active.set_len(writer.flushed)?;
-        }
+        writer.active.set_len(writer.flushed)?;
         writer.zeroed = 0;
         Ok(())
     }
