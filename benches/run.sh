@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one benchmark suite and rewrites its section of BENCHMARKS.md from the results.
-# Usage: benches/run.sh codec|engine|wasi|browser
+# Usage: benches/run.sh codec|engine|wasi|browser|previous [REV]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 section="${1:-codec}"
@@ -32,13 +32,40 @@ case "$section" in
       > "$data/wasi-start.json"
     rm -rf "$work"
     ;;
+  previous)
+    # The engine workload of this tree against the same program at REV (default: the code
+    # before the durability work of issue 10), built side by side and run in turns, so both
+    # see the same machine: puts, uncached gets and a scan of 100,000 1 KB documents.
+    rev="${2:-3dcfe31}"
+    data=target/bench-data
+    base=target/bench-previous
+    mkdir -p "$data"
+    if [ "$(git -C "$base" rev-parse HEAD 2>/dev/null)" != "$(git rev-parse "$rev")" ]; then
+      rm -rf "$base" && git worktree prune
+      git worktree add --detach "$base" "$rev"
+    fi
+    (cd "$base" && cargo build --release -p toonstore --example workload)
+    cargo build --release -p toonstore --example workload
+    work=$data/previous-work
+    rm -f "$data"/previous-*.json
+    for round in 1 2 3 4 5; do
+      for which in current previous; do
+        bin=target/release/examples/workload
+        [ "$which" = previous ] && bin=$base/target/release/examples/workload
+        rm -rf "$work" && mkdir -p "$work"
+        "$bin" "$work" 100000 3 > "$data/previous-$which-$round.json"
+      done
+    done
+    rm -rf "$work"
+    git rev-parse --short "$rev" > "$data/previous-rev.txt"
+    ;;
   browser)
     # One headless Chromium session: the package's worker and main-thread API against raw
     # OPFS, sqlite-wasm and idb-keyval (installed from www's lockfile by .ci/setup).
     bash www/build.sh
     node www/bench/run.mjs 20000
     ;;
-  *) echo "error: unknown suite $section (known: codec, engine, wasi, browser)" >&2; exit 2 ;;
+  *) echo "error: unknown suite $section (known: codec, engine, wasi, browser, previous)" >&2; exit 2 ;;
 esac
 run="Run of $(date -u +%F) on $(nproc) cores ($(uname -m), $(rustc --version | cut -d' ' -f1-2))"
 cargo run -q --release -p toonstore-benches --bin report -- "$section" "$run"

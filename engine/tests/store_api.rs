@@ -167,8 +167,9 @@ fn compaction_reclaims_replaced_and_deleted_documents() {
     let after = store.stats();
     assert_eq!(report.disk_bytes_before, before.disk_bytes);
     assert!(report.reclaimed_bytes > before.disk_bytes / 2, "{report:?}");
-    // What is left besides live documents and keys is the frames of their records.
-    assert_eq!(after.garbage_bytes, 33 * (after.keys + after.rows), "{after:?}");
+    // What is left besides live documents and keys is the frames and tables of the records
+    // compaction wrote them in (batches: less than a frame per document).
+    assert!(after.garbage_bytes < 33 * (after.keys + after.rows), "{after:?}");
     for i in 0..20 {
         assert_eq!(
             store.get(&format!("k{i}")).unwrap(),

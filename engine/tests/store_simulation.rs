@@ -271,6 +271,9 @@ impl Sim {
         if flipped.is_some() {
             self.damaged = true;
         }
+        if self.trace.verbose {
+            self.trace.note(format!("  opening: {}", files(&self.storage)));
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -88,7 +88,9 @@ fn slot_error(e: std::io::Error) -> JsValue {
 /// a whole number from 0 to 2^53 - 1 (not negative, NaN or infinite); the engine then checks
 /// the values themselves ([`Options::validate`]). Either way the error is `InvalidOption`.
 fn options(js: &JsValue) -> Result<Options, JsValue> {
-    let mut options = Options::default();
+    // Chromium grows an OPFS file's space by at least 1 MB: a smaller reserve would free too
+    // little for the first write after a full quota.
+    let mut options = Options { reserve_bytes: 2 << 20, ..Options::default() };
     if js.is_undefined() || js.is_null() {
         return Ok(options);
     }
@@ -118,6 +120,9 @@ fn options(js: &JsValue) -> Result<Options, JsValue> {
     }
     if let Some(n) = size("segmentBytes")? {
         options.segment_bytes = n;
+    }
+    if let Some(n) = size("reserveBytes")? {
+        options.reserve_bytes = n;
     }
     options.read_only = Reflect::get(js, &"readOnly".into())?.is_truthy();
     let choice = |name: &'static str| -> Result<Option<String>, JsValue> {
@@ -239,6 +244,19 @@ impl WasmStore {
             Backend::Opfs(_, storage) => storage.add_slots(slots_of(&slots)).map_err(slot_error),
             Backend::Memory(_) => Ok(()),
         }
+    }
+
+    /// Freed OPFS slots to close and remove, giving their bytes back to the quota:
+    /// `[name, handle]` pairs.
+    #[wasm_bindgen(js_name = releaseSlots)]
+    pub fn release_slots(&self) -> Array {
+        let released = Array::new();
+        if let Backend::Opfs(_, storage) = &self.backend {
+            for (name, handle) in storage.release_slots() {
+                released.push(&Array::of2(&name.into(), &handle.into()));
+            }
+        }
+        released
     }
 
     /// Free OPFS slots (memory stores never run out).
@@ -364,7 +382,8 @@ impl WasmStore {
         keys.iter().map(|key| self.get_json(&key.as_string().unwrap_or_default())).collect()
     }
 
-    /// The store's files by name, after a sync: the same bytes as on any other backend.
+    /// The store's files by name, after a sync: the same bytes as on any other backend (the
+    /// `RESERVE` file left out).
     #[wasm_bindgen(js_name = exportFiles)]
     pub fn export_files(&self) -> Result<Object, JsValue> {
         let Backend::Opfs(store, storage) = &self.backend else {
@@ -372,7 +391,8 @@ impl WasmStore {
         };
         store.sync().map_err(store_error)?;
         let files = Object::new();
-        for name in storage.list().map_err(io_error)? {
+        // The reserve is zeros whose size each home chooses: not part of what moves.
+        for name in storage.list().map_err(io_error)?.into_iter().filter(|n| n != "RESERVE") {
             let bytes = read_all(storage, &name).map_err(io_error)?;
             Reflect::set(&files, &name.as_str().into(), &Uint8Array::from(&bytes[..]))?;
         }
@@ -425,6 +445,11 @@ impl WasmStore {
         set("recoveredTailBytes", (stats.recovered_tail_bytes as f64).into())?;
         set("salvagedRecords", (stats.salvaged_records as f64).into())?;
         Ok(object.into())
+    }
+
+    /// Hands buffered writes to OPFS (a reloaded tab then keeps them), without a sync.
+    pub fn flush(&self) -> Result<(), JsValue> {
+        with_store!(self, |s| s.flush()).map_err(store_error)
     }
 
     /// Makes every write so far durable.

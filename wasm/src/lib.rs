@@ -8,23 +8,29 @@
 //! hand there. Opening OPFS handles is asynchronous, so the worker opens them and hands them
 //! in; everything here is synchronous.
 //!
-//! Built only for `wasm32-unknown-unknown` (`www/build.sh`); on other targets the crate is
-//! empty.
-#![cfg(target_arch = "wasm32")]
+//! Built for `wasm32-unknown-unknown` (`www/build.sh`); on other targets only [`slot`] (the
+//! slot header's codec, for native tests and the fuzzers) is built.
 
+#[cfg(target_arch = "wasm32")]
 pub mod api;
+#[cfg(target_arch = "wasm32")]
 pub mod opfs;
+pub mod slot;
 
+#[cfg(target_arch = "wasm32")]
 use std::cell::RefCell;
 
+#[cfg(target_arch = "wasm32")]
 use wasm_bindgen::prelude::*;
 
+#[cfg(target_arch = "wasm32")]
 thread_local! {
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 /// Keeps a panic's message for [`last_panic`]: wasm aborts on panic, and the worker reports
 /// the message instead of a bare `unreachable`.
+#[cfg(target_arch = "wasm32")]
 #[wasm_bindgen(start)]
 fn start() {
     std::panic::set_hook(Box::new(|info| {
@@ -33,6 +39,7 @@ fn start() {
 }
 
 /// The message of the last panic, if any.
+#[cfg(target_arch = "wasm32")]
 #[wasm_bindgen(js_name = lastPanic)]
 pub fn last_panic() -> Option<String> {
     LAST_PANIC.with(|last| last.borrow().clone())

@@ -8,16 +8,7 @@
 //! engine file it holds in a header, and creating a file takes a free slot. The worker keeps
 //! spare slots ahead of need ([`OpfsStorage::free_slots`]).
 //!
-//! Byte layout of a slot file (mirrored in `docs/FORMAT.md`):
-//!
-//! | offset | size | field                                                            |
-//! |--------|------|------------------------------------------------------------------|
-//! | 0      | 4    | magic `TSLT`                                                     |
-//! | 4      | 1    | slot format version (1)                                          |
-//! | 5      | 1    | N, the length of the engine file name held (0: the slot is free) |
-//! | 6      | N    | the name, ASCII                                                  |
-//! | 6 + N  | ...  | zeros up to byte 128                                             |
-//! | 128    | ...  | the engine file's bytes                                          |
+//! The slot header's byte layout is in [`crate::slot`].
 //!
 //! The engine files themselves are byte for byte those of every other backend: an export
 //! reads them out by name and they open natively, and the other way round.
@@ -31,10 +22,8 @@ use toonstore::io::{File, OpenMode, Storage, check_name, past_end};
 use wasm_bindgen::JsValue;
 use web_sys::{FileSystemReadWriteOptions, FileSystemSyncAccessHandle};
 
-/// Bytes before an engine file's first byte in its slot.
-pub const HEADER: u64 = 128;
-const MAGIC: &[u8; 4] = b"TSLT";
-const VERSION: u8 = 1;
+pub use crate::slot::HEADER;
+use crate::slot::{header, parse_header};
 
 /// A slot file's open handle, shared by every [`OpfsFile`] of the engine file it holds.
 #[derive(Debug)]
@@ -68,37 +57,17 @@ impl SlotDamage {
     }
 }
 
-/// The engine file a slot header names: `Ok(None)` for a free slot (a free header, or all
-/// zeros: a slot whose creation a crash interrupted), `Err((offset, reason))` for a damaged
-/// header. A pure function of the header's bytes, so the fuzzers and native tests run it.
-pub fn parse_header(header: &[u8; HEADER as usize]) -> Result<Option<&str>, (u64, &'static str)> {
-    if header.iter().all(|&b| b == 0) {
-        return Ok(None);
-    }
-    if &header[..4] != MAGIC {
-        return Err((0, "not a slot header"));
-    }
-    if header[4] != VERSION {
-        return Err((4, "slot header of an unknown version"));
-    }
-    let len = usize::from(header[5]);
-    if len == 0 {
-        return Ok(None);
-    }
-    let name = header.get(6..6 + len).ok_or((5, "name longer than the header holds"))?;
-    let name = std::str::from_utf8(name).map_err(|_| (6, "name is not UTF-8"))?;
-    check_name(name).map_err(|_| (6, "name is not a store file's"))?;
-    Ok(Some(name))
-}
-
 /// The pool: every slot, and which engine file each holds.
 #[derive(Debug, Default)]
 struct Pool {
     slots: Vec<Rc<Slot>>,
     by_name: HashMap<String, usize>,
     free: Vec<usize>,
-    /// Freed slots still holding their old bytes (a handle read them when they were freed).
-    to_cut: Vec<usize>,
+    /// Freed slots whose bytes are to go back to the quota: the worker closes them and
+    /// removes their files between calls ([`OpfsStorage::release_slots`]).
+    to_release: Vec<usize>,
+    /// Slots handed back to the worker, no longer part of the pool.
+    released: Vec<usize>,
 }
 
 /// A store's files in a pool of OPFS slot files.
@@ -134,18 +103,6 @@ fn js_error(context: &str, error: JsValue) -> io::Error {
     };
     let detail = message.or_else(|| error.as_string()).unwrap_or_else(|| format!("{error:?}"));
     io::Error::new(kind, format!("OPFS {context}: {}: {detail}", name.unwrap_or_default()))
-}
-
-/// A slot header naming `name`, or a free slot's.
-fn header(name: Option<&str>) -> [u8; HEADER as usize] {
-    let mut header = [0; HEADER as usize];
-    header[..4].copy_from_slice(MAGIC);
-    header[4] = VERSION;
-    if let Some(name) = name {
-        header[5] = name.len() as u8;
-        header[6..6 + name.len()].copy_from_slice(name.as_bytes());
-    }
-    header
 }
 
 fn at(offset: u64) -> FileSystemReadWriteOptions {
@@ -249,22 +206,43 @@ impl OpfsStorage {
     }
 
     /// Slots free for new files (a slot removed while a handle to it is open is not reused
-    /// until that handle is gone, as an unlinked file stays readable on disk). Free slots
-    /// no handle reads any more are cut back to their header, giving their bytes back to the
-    /// origin's quota.
+    /// until that handle is gone, as an unlinked file stays readable on disk).
     pub fn free_slots(&self) -> usize {
-        let mut pool = self.pool.borrow_mut();
-        let pool = &mut *pool;
-        let unused = |i: &usize| Rc::strong_count(&pool.slots[*i]) == 1;
-        // Best effort: a slot that fails to shrink now is tried again next time.
-        pool.to_cut.retain(|i| !(unused(i) && pool.slots[*i].cut().is_ok()));
-        pool.free.iter().filter(|i| unused(i)).count()
+        let pool = self.pool.borrow();
+        pool.free.iter().filter(|&&i| Rc::strong_count(&pool.slots[i]) == 1).count()
     }
 
-    /// Every slot, for closing at the end.
+    /// Freed slots no engine handle reads any more, cut back to their header and taken out
+    /// of the pool, for the worker to close and remove: a browser gives a file's bytes back
+    /// to the origin's quota only once its sync access handle is closed (Chromium keeps a
+    /// truncated file's space reserved while the handle is open). Returns `[name, handle]`.
+    pub fn release_slots(&self) -> Vec<(String, FileSystemSyncAccessHandle)> {
+        let mut pool = self.pool.borrow_mut();
+        let pool = &mut *pool;
+        let mut released = Vec::new();
+        pool.to_release.retain(|&index| {
+            let slot = &pool.slots[index];
+            if Rc::strong_count(slot) > 1 || slot.cut().is_err() {
+                return true; // still read, or not cut yet: next time
+            }
+            released.push(index);
+            false
+        });
+        pool.free.retain(|index| !released.contains(index));
+        pool.released.extend(&released);
+        released
+            .iter()
+            .map(|&i| (pool.slots[i].file.clone(), pool.slots[i].handle.clone()))
+            .collect()
+    }
+
+    /// Every slot still in the pool, for closing at the end.
     pub fn close_all(&self) {
-        for slot in &self.pool.borrow().slots {
-            slot.handle.close();
+        let pool = self.pool.borrow();
+        for (index, slot) in pool.slots.iter().enumerate() {
+            if !pool.released.contains(&index) {
+                slot.handle.close();
+            }
         }
     }
 }
@@ -311,14 +289,11 @@ impl Storage for OpfsStorage {
         let Some(index) = pool.by_name.remove(name) else {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {name:?}")));
         };
-        // An open handle keeps reading the old bytes: the slot is cut back to its header only
-        // once none is left (here, or in `free_slots`, which the worker calls between calls).
-        let slot = pool.slots[index].clone();
-        slot.write_all(0, &header(None))?;
+        // An open handle keeps reading the old bytes: the slot is cut back to its header and
+        // handed back to the worker only once none is left (`release_slots`).
+        pool.slots[index].write_all(0, &header(None))?;
         pool.free.push(index);
-        if Rc::strong_count(&slot) > 2 || slot.cut().is_err() {
-            pool.to_cut.push(index);
-        }
+        pool.to_release.push(index);
         Ok(())
     }
 
@@ -329,8 +304,11 @@ impl Storage for OpfsStorage {
     }
 
     fn sync(&self) -> io::Result<()> {
-        for slot in &self.pool.borrow().slots {
-            slot.flush()?;
+        let pool = self.pool.borrow();
+        for (index, slot) in pool.slots.iter().enumerate() {
+            if !pool.released.contains(&index) {
+                slot.flush()?;
+            }
         }
         Ok(())
     }

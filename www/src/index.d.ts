@@ -51,6 +51,9 @@ export interface OpenOptions {
    * `salvage`: opens, moving damaged bytes aside (`stats().salvagedRecords` says how many
    * records were dropped). */
   recovery?: 'strict' | 'salvage';
+  /** Space kept in a `RESERVE` file and given up when deletes or compaction meet the quota
+   * (default 2 MiB; 0: none). */
+  reserveBytes?: number;
   /** Open for reading only: nothing is written; writes fail with `ReadOnly`. */
   readOnly?: boolean;
   /** Keep the store in memory even where OPFS exists. */

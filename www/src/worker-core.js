@@ -64,9 +64,20 @@ async function newSlots(dir, count) {
   return handles;
 }
 
-/** Keeps at least `wanted` free slots open. */
+/** Closes and removes the slot files the store freed (their headers say free): a browser
+ * gives a file's bytes back to the quota only once its sync access handle is closed. */
+export async function releaseSlots() {
+  if (!directory) return;
+  for (const [name, handle] of store.releaseSlots()) {
+    handle.close();
+    await directory.removeEntry(name).catch(() => {}); // a free slot left behind is harmless
+  }
+}
+
+/** Gives freed slots' bytes back, then keeps at least `wanted` free slots open. */
 export async function ensureSlots(wanted = SPARE_SLOTS) {
   if (!directory) return;
+  await releaseSlots();
   const missing = wanted - store.freeSlots();
   if (missing > 0) store.addSlots(await newSlots(directory, missing));
 }
@@ -90,6 +101,7 @@ export async function open({ name, options = {}, files }) {
   if (store) throw new CodedError('InvalidArgument', 'this worker already holds a store');
   await init();
   await lock(name);
+  let slots = [];
   try {
     if (!opfsAvailable() || options.memory) {
       if (files) throw new CodedError('InvalidArgument', 'files can only be opened on OPFS');
@@ -97,7 +109,7 @@ export async function open({ name, options = {}, files }) {
       return store.stats();
     }
     directory = await storeDirectory(name, true);
-    let slots = await openSlots(directory);
+    slots = await openSlots(directory);
     if (files) {
       const count = Object.keys(files).length + SPARE_SLOTS;
       slots = slots.concat(await newSlots(directory, Math.max(0, count - slots.length)));
@@ -108,6 +120,9 @@ export async function open({ name, options = {}, files }) {
     await ensureSlots();
     return store.stats();
   } catch (e) {
+    // A store that did not open holds nothing: its slot files stay free for another try.
+    if (!store) for (const [, handle] of slots) handle.close();
+    directory = null;
     releaseLock?.();
     releaseLock = null;
     throw e;

@@ -3,11 +3,14 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The store directory's files (its OS lock file aside). */
+/** The store directory's files, as they move between homes: its OS lock file and its
+ * reserve (zeros whose size each home chooses) aside. */
 export function readFiles(dir) {
   const files = {};
   for (const name of readdirSync(dir).sort()) {
-    if (name !== 'LOCK') files[name] = readFileSync(join(dir, name)).toString('base64');
+    if (name !== 'LOCK' && name !== 'RESERVE') {
+      files[name] = readFileSync(join(dir, name)).toString('base64');
+    }
   }
   return files;
 }

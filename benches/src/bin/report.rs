@@ -19,13 +19,19 @@ fn main() {
     if section == "wasi" {
         results.extend(load_wasi());
     }
+    if section == "previous" {
+        results.extend(load_previous());
+    }
     let body = match section.as_str() {
         "codec" => codec(&results, &run),
         "engine" => engine(&results, &run),
         "wasi" => wasi(&results, &run),
         "browser" => browser(&results, &run),
+        "previous" => previous(&results, &run),
         other => {
-            eprintln!("error: unknown section {other:?} (known: codec, engine, wasi, browser)");
+            eprintln!(
+                "error: unknown section {other:?} (known: codec, engine, wasi, browser, previous)"
+            );
             std::process::exit(2);
         }
     };
@@ -374,6 +380,87 @@ fn wasi(results: &Results, run: &str) -> String {
     }
     targets.add("start of a cached module (ms)", ms("cached_run"), 10.0, false, "");
     writeln!(out, "\n{}", targets.table()).unwrap();
+    out.trim_end().to_owned()
+}
+
+/// The results `benches/run.sh previous` leaves: `previous-{current,previous}-ROUND.json`, as
+/// (`previous-PHASE`, `current|previous`), each the median over the rounds' medians.
+fn load_previous() -> Results {
+    let dir = toonstore_benches::report::bench_data_dir();
+    let mut runs: std::collections::BTreeMap<(String, String), Vec<Measurement>> =
+        Default::default();
+    for entry in std::fs::read_dir(&dir).expect("target/bench-data") {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some(rest) = name.strip_prefix("previous-").and_then(|r| r.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let Some((which, _round)) = rest.split_once('-') else { continue };
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(&name)).unwrap()).expect("JSON");
+        for (phase, m) in json.as_object().expect("phases") {
+            let measurement = Measurement {
+                median_ns: m["median_ns"].as_f64().expect("median_ns"),
+                bytes: m["bytes"].as_u64(),
+                elements: m["elements"].as_u64(),
+            };
+            runs.entry((format!("previous-{phase}"), which.to_owned()))
+                .or_default()
+                .push(measurement);
+        }
+    }
+    runs.into_iter()
+        .map(|(key, mut ms)| {
+            ms.sort_by(|a, b| a.median_ns.total_cmp(&b.median_ns));
+            let median = ms[ms.len() / 2].clone();
+            (key, median)
+        })
+        .collect()
+}
+
+/// The engine against its previous code: the same workload program at two revisions, run in
+/// turns in one run.
+fn previous(results: &Results, run: &str) -> String {
+    let rev = std::fs::read_to_string(
+        toonstore_benches::report::bench_data_dir().join("previous-rev.txt"),
+    )
+    .map(|r| r.trim().to_owned())
+    .unwrap_or_else(|_| "?".into());
+    let rate = |phase: &str, which: &str| per_s(get(results, &format!("previous-{phase}"), which));
+    let mut out = String::new();
+    writeln!(
+        out,
+        "## The engine against its previous code
+"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "{run}: `benches/run.sh previous {rev}`. The program `engine/examples/workload.rs`          (100,000 keys of 1 KB TOON documents: puts then a sync, uniformly random gets with the          decoded-document cache off, one full scan; median of 3 fresh stores) built from this          tree and from `{rev}` (before the durability work of issue 10: format 1), run natively          in turns, five times each; the median of the five.
+"
+    )
+    .unwrap();
+    writeln!(out, "| workload | this tree | {rev} | ratio |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|").unwrap();
+    let mut targets = Targets::default();
+    for (phase, name) in
+        [("put", "put (Eventual, validated)"), ("get", "get, uncached"), ("scan", "scan (rows/s)")]
+    {
+        let (now, before) = (rate(phase, "current"), rate(phase, "previous"));
+        let ratio = ratio(now, before);
+        let cell = ratio.map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
+        writeln!(out, "| {name} | {} | {} | {cell} |", fmt_rate(now), fmt_rate(before)).unwrap();
+        if phase != "scan" {
+            targets.at_least(&format!("{phase} vs {rev}"), ratio, 0.95);
+        }
+    }
+    writeln!(
+        out,
+        "
+{}",
+        targets.table()
+    )
+    .unwrap();
     out.trim_end().to_owned()
 }
 

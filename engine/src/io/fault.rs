@@ -437,15 +437,20 @@ impl<F: File> File for FaultyFile<F> {
         }
         self.inner.sync_data()?;
         let node = &mut state.inodes[self.inode];
-        let before = node.disk.clone();
+        // The bytes this sync wrote (a sync that only changed the length keeps the last range).
+        let mut written: Option<(u64, u64)> = None;
         for change in std::mem::take(&mut node.unsynced) {
+            if let Change::Write { offset, data } = &change {
+                let end = offset + data.len() as u64;
+                written =
+                    Some(written.map_or((*offset, end), |(a, b)| (a.min(*offset), b.max(end))));
+            }
             apply(&mut node.disk, &change);
         }
-        let changed_from = before.iter().zip(&node.disk).position(|(a, b)| a != b);
-        let changed_from = changed_from.unwrap_or(before.len().min(node.disk.len()));
-        let changed_to = before.len().max(node.disk.len());
-        node.last_synced = (changed_from < changed_to || before.len() != node.disk.len())
-            .then_some((changed_from as u64, changed_to as u64))
+        let len = node.disk.len() as u64;
+        node.last_synced = written
+            .map(|(a, b)| (a.min(len), b.min(len)))
+            .filter(|(a, b)| a < b)
             .or(node.last_synced);
         Ok(())
     }

@@ -97,9 +97,23 @@ impl<S: Storage> Store<S> {
         );
         if writer.active.write_at(writer.flushed, &mark).is_ok() {
             writer.marked = writer.durable;
+            writer.mark_at = Some(writer.flushed);
             // Past the log's end, like zeros written ahead: trimmed when the segment closes.
             writer.zeroed = writer.zeroed.max(writer.flushed + mark.len() as u64);
         }
+    }
+
+    /// Hands the writes buffered so far to the storage without making them durable: a killed
+    /// process (or a reloaded browser tab) then keeps them; a power cut may not. On a full
+    /// disk it fails with [`Error::StoreFull`] and keeps them.
+    pub fn flush(&self) -> Result<()> {
+        self.check_open()?;
+        if self.options.read_only {
+            return Ok(());
+        }
+        let mut guard = lock(&self.writer);
+        let writer = guard.as_mut().ok_or(Error::Closed)?;
+        self.flush_pending(writer).map_err(|refusal| self.refused(refusal, writer, 0))
     }
 
     /// Makes every write so far durable. On a full disk it fails with
@@ -112,7 +126,7 @@ impl<S: Storage> Store<S> {
         let written = {
             let mut guard = lock(&self.writer);
             let writer = guard.as_mut().ok_or(Error::Closed)?;
-            self.flush(writer).map_err(|refusal| self.refused(refusal, writer, 0))?;
+            self.flush_pending(writer).map_err(|refusal| self.refused(refusal, writer, 0))?;
             writer.written
         };
         self.sync_through(written)

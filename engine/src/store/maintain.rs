@@ -8,9 +8,11 @@
 //! give space back. Each step leaves a store that opens with every document; a failed step
 //! leaves the store usable (a full disk) or poisoned (any other failure).
 //!
-//! The reserve: a writable store keeps a `RESERVE` file of [`RESERVE_BYTES`] zeros. When a
-//! delete or a compaction finds the disk or quota full, the reserve is removed to make room
-//! for them; it comes back once there is room again.
+//! The reserve: a writable store keeps a `RESERVE` file of [`Options::reserve_bytes`] zeros.
+//! When a delete or a compaction finds the disk or quota full, the reserve is removed to make
+//! room for them; it comes back once there is room again.
+//!
+//! [`Options::reserve_bytes`]: super::Options::reserve_bytes
 
 use std::sync::atomic::Ordering;
 
@@ -24,10 +26,6 @@ use super::record::Op;
 use super::write::Refusal;
 use super::{Store, Writer, lock, manifest, segment};
 use crate::io::{File, OpenMode, Storage};
-
-/// Size of the reserve file: room for a full write buffer of deletes and more, on a store
-/// whose disk or quota is full.
-pub(crate) const RESERVE_BYTES: u64 = 128 << 10;
 
 /// Figures about a store.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -67,6 +65,11 @@ pub struct Compaction {
     /// `disk_bytes_before - disk_bytes_after` (0 if the store grew meanwhile).
     pub reclaimed_bytes: u64,
 }
+
+/// Documents compaction copies per record, and bytes of them (a record's table stays far
+/// below its limit).
+const COPY_BATCH_OPS: usize = 256;
+const COPY_BATCH_BYTES: usize = 256 << 10;
 
 /// A live document to move out of a segment being compacted.
 enum Live {
@@ -156,36 +159,24 @@ impl<S: Storage> Store<S> {
                 offset: 0,
                 reason: "segment the manifest names is not open".into(),
             })?;
+            // Copied in batches: one frame and table per batch, not per document, so the
+            // copies take less room than records written one by one did.
+            let mut batch = Vec::new();
+            let mut batch_bytes = 0;
             for entry in live.remove(&id).unwrap_or_default() {
-                let (location, text) = match &entry {
-                    Live::Key(_, location) | Live::Row(_, location) => {
-                        (*location, Self::read(location, &file)?)
-                    }
+                let location = match &entry {
+                    Live::Key(_, location) | Live::Row(_, location) => *location,
                 };
-                let op = match &entry {
-                    Live::Key(key, _) => Op::Put { key, value: text.as_bytes() },
-                    Live::Row(row, _) => Op::Row { id: *row, value: text.as_bytes() },
-                };
-                let len = super::record::lengths(&[op]).1;
-                if writer.end > segment::HEADER && writer.end + len > self.options.segment_bytes {
-                    self.rotate(writer).map_err(|r| self.refused(r, writer, len))?;
+                let text = Self::read(&location, &file)?;
+                batch_bytes += text.len();
+                batch.push((entry, text));
+                if batch.len() >= COPY_BATCH_OPS || batch_bytes >= COPY_BATCH_BYTES {
+                    self.copy_batch(writer, &batch)?;
+                    batch.clear();
+                    batch_bytes = 0;
                 }
-                let placed =
-                    self.append_record(writer, &[op]).map_err(|r| self.refused(r, writer, len))?;
-                let placed = placed[0].expect("a copy has a value");
-                let moved = Location {
-                    segment: writer.active_id,
-                    offset: writer.end - len + placed.offset,
-                    len: placed.len,
-                    crc: placed.crc,
-                };
-                debug_assert_eq!(moved.crc, location.crc);
-                let mut state = self.write_state();
-                match entry {
-                    Live::Key(key, _) => state.index.apply(Change::Put(&key, moved)),
-                    Live::Row(row, _) => state.index.apply(Change::Row(row, moved)),
-                };
             }
+            self.copy_batch(writer, &batch)?;
             // The copies durable, then the commit that drops the segment.
             self.sync_all(writer, false)?;
             let old_hint = writer.manifest.hint;
@@ -220,12 +211,51 @@ impl<S: Storage> Store<S> {
         Ok(())
     }
 
+    /// Appends live documents moved out of a segment as one record, and points the index
+    /// at their new places.
+    fn copy_batch(&self, writer: &mut Writer<S::File>, batch: &[(Live, String)]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let ops: Vec<Op<'_>> = batch
+            .iter()
+            .map(|(entry, text)| match entry {
+                Live::Key(key, _) => Op::Put { key, value: text.as_bytes() },
+                Live::Row(row, _) => Op::Row { id: *row, value: text.as_bytes() },
+            })
+            .collect();
+        let len = super::record::lengths(&ops).1;
+        if writer.end > segment::HEADER && writer.end + len > self.options.segment_bytes {
+            self.rotate(writer).map_err(|r| self.refused(r, writer, len))?;
+        }
+        let placed = self.append_record(writer, &ops).map_err(|r| self.refused(r, writer, len))?;
+        let record_start = writer.end - len;
+        let mut state = self.write_state();
+        for ((entry, _), placed) in batch.iter().zip(placed) {
+            let placed = placed.expect("a copy has a value");
+            let moved = Location {
+                segment: writer.active_id,
+                offset: record_start + placed.offset,
+                len: placed.len,
+                crc: placed.crc,
+            };
+            match entry {
+                Live::Key(key, old) => {
+                    debug_assert_eq!(moved.crc, old.crc);
+                    state.index.apply(Change::Put(key, moved))
+                }
+                Live::Row(row, _) => state.index.apply(Change::Row(*row, moved)),
+            };
+        }
+        Ok(())
+    }
+
     /// Hands every pending record to the file and syncs it. `for_space`: a full disk may
     /// take the reserve file's room.
     fn sync_all(&self, writer: &mut Writer<S::File>, for_space: bool) -> Result<()> {
-        let mut flushed = self.flush(writer);
+        let mut flushed = self.flush_pending(writer);
         if matches!(flushed, Err(Refusal::Full)) && for_space && self.release_reserve(writer) {
-            flushed = self.flush(writer);
+            flushed = self.flush_pending(writer);
         }
         flushed.map_err(|r| self.refused(r, writer, 0))?;
         self.sync_active(&writer.active)?;
@@ -245,13 +275,14 @@ impl<S: Storage> Store<S> {
     }
 
     fn create_reserve(&self, writer: &mut Writer<S::File>) {
-        if self.poisoned.load(Ordering::Acquire) {
+        let size = self.options.reserve_bytes;
+        if self.poisoned.load(Ordering::Acquire) || size == 0 {
             return;
         }
         let created = (|| -> std::io::Result<()> {
             let file = self.storage.open(RESERVE, OpenMode::Create)?;
-            file.write_at(0, &vec![0; RESERVE_BYTES as usize])?;
-            file.set_len(RESERVE_BYTES)?;
+            file.write_at(0, &vec![0; size as usize])?;
+            file.set_len(size)?;
             file.sync_data()?;
             self.storage.sync()
         })();
@@ -309,7 +340,7 @@ impl<S: Storage> Store<S> {
     /// Syncs under the writer lock, so the hint covers only bytes that are durable (a
     /// write slipping in between a sync and the hint would be covered but could be lost).
     fn close_writer(&self, writer: &mut Writer<S::File>) -> Result<()> {
-        self.flush(writer).map_err(|r| self.refused(r, writer, 0))?;
+        self.flush_pending(writer).map_err(|r| self.refused(r, writer, 0))?;
         self.check_not_poisoned()?;
         self.trim_prewritten(writer).map_err(|e| self.poison(e))?;
         self.sync_active(&writer.active)?;

@@ -96,6 +96,10 @@ struct Writer<F> {
     /// The `synced` field of the last record or mark in the file: a sync mark is written
     /// only when a sync moved `durable` past it.
     marked: u64,
+    /// Where the last sync mark sits, while nothing has been written over it: sealing or
+    /// closing the segment keeps it as the log's last record (it is the evidence of the last
+    /// sync until a commit records it).
+    mark_at: Option<u64>,
     sequence: u64,
     next_row: u64,
     /// Bytes of segment files counted toward [`Options::max_store_bytes`].

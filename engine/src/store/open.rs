@@ -252,7 +252,7 @@ impl<S: Storage> Store<S> {
             } else if name == RESERVE {
                 // Whole, or made again (a crash may have left it short).
                 let len = storage.open(&name, OpenMode::ReadOnly)?.len()?;
-                has_reserve = len == super::maintain::RESERVE_BYTES;
+                has_reserve = len == options.reserve_bytes && len > 0;
             }
         }
 
@@ -410,6 +410,7 @@ impl<S: Storage> Store<S> {
                 zeroed: 0,
                 durable,
                 marked: durable,
+                mark_at: None,
                 sequence,
                 next_row,
                 log_bytes,

@@ -56,6 +56,11 @@ pub struct Options {
     pub read_only: bool,
     /// What to do with damage found at open. Default: [`Recovery::Strict`].
     pub recovery: Recovery,
+    /// Size of the `RESERVE` file a writable store keeps (zeros), given up when a delete or
+    /// compaction meets a full disk or quota, so they can still make room: 0 (none) to 64 MiB.
+    /// It is made only where there is room. Default: 256 KiB (the browser package: 2 MiB,
+    /// as Chromium grows an OPFS file's space by at least 1 MB at a time).
+    pub reserve_bytes: u64,
 }
 
 impl Default for Options {
@@ -68,6 +73,7 @@ impl Default for Options {
             cache_bytes: 32 << 20,
             read_only: false,
             recovery: Recovery::Strict,
+            reserve_bytes: 256 << 10,
         }
     }
 }
@@ -76,6 +82,8 @@ impl Default for Options {
 pub const MIN_SEGMENT_BYTES: u64 = 512;
 /// Largest segment: offsets inside one stay far from what any backend addresses.
 pub const MAX_SEGMENT_BYTES: u64 = 1 << 32;
+/// Largest reserve file.
+pub const MAX_RESERVE_BYTES: u64 = 64 << 20;
 /// Largest document the format holds (a record's value length is 32 bits; a gigabyte keeps
 /// every record well inside that and inside a wasm32 address space).
 pub const MAX_VALUE_BYTES: u64 = 1 << 30;
@@ -101,6 +109,12 @@ impl Options {
         }
         if self.max_store_bytes == 0 {
             return invalid("max_store_bytes", "0 leaves no room for any document".into());
+        }
+        if self.reserve_bytes > MAX_RESERVE_BYTES {
+            return invalid(
+                "reserve_bytes",
+                format!("{} is above {MAX_RESERVE_BYTES}", self.reserve_bytes),
+            );
         }
         Ok(())
     }

@@ -343,7 +343,7 @@ impl<S: Storage> Store<S> {
         let len = (writer.pending.len() - mark) as u64;
         let hand_over = self.options.durability == Durability::Immediate
             || writer.pending.len() >= WRITE_BUFFER;
-        if hand_over && let Err(refusal) = self.flush(writer) {
+        if hand_over && let Err(refusal) = self.flush_pending(writer) {
             writer.pending.truncate(mark);
             return Err(refusal);
         }
@@ -372,7 +372,7 @@ impl<S: Storage> Store<S> {
     /// Seals the active segment (synced first, so a later segment never outlives an earlier
     /// one's lost tail) and starts the next, named in the manifest before any record.
     pub(super) fn rotate(&self, writer: &mut Writer<S::File>) -> Result<(), Refusal> {
-        self.flush(writer)?;
+        self.flush_pending(writer)?;
         self.trim_prewritten(writer).map_err(Refusal::Failed)?;
         // A failed sync is never "full": its pages may be lost for good (it poisons).
         self.sync_active(&writer.active).map_err(|_| Refusal::Poisoned)?;
@@ -411,6 +411,7 @@ impl<S: Storage> Store<S> {
         writer.flushed = segment::HEADER;
         writer.durable = segment::HEADER;
         writer.marked = segment::HEADER;
+        writer.mark_at = None;
         writer.log_bytes += segment::HEADER;
         self.publish_active(writer);
         Ok(())
@@ -419,13 +420,15 @@ impl<S: Storage> Store<S> {
     /// Hands the pending records to the file (and, for `Immediate` durability, writes the
     /// next [`PREWRITTEN`] zeros when the records pass the last ones: best effort). On
     /// failure the pending records stay, to be handed over again from the same place.
-    pub(super) fn flush(&self, writer: &mut Writer<S::File>) -> Result<(), Refusal> {
+    pub(super) fn flush_pending(&self, writer: &mut Writer<S::File>) -> Result<(), Refusal> {
         if self.poisoned.load(std::sync::atomic::Ordering::Acquire) {
             return Err(Refusal::Poisoned);
         }
         if writer.pending.is_empty() {
             return Ok(());
         }
+        // Written over (even a failed write may have changed its bytes).
+        writer.mark_at = None;
         writer.active.write_at(writer.flushed, &writer.pending)?;
         writer.flushed += writer.pending.len() as u64;
         writer.pending.clear();
@@ -445,7 +448,19 @@ impl<S: Storage> Store<S> {
     /// closed segment ends with its last record. The length is set even when it looks right:
     /// a cut made before a failed sync may live only in memory (the next sync writes it).
     /// (Readers beside the writer never map the file: shrinking it is safe.)
+    /// A sync mark still at the log's end stays, as the log's last record: until a commit
+    /// records how much is durable, it is the only evidence of the last sync.
     pub(super) fn trim_prewritten(&self, writer: &mut Writer<S::File>) -> std::io::Result<()> {
+        if writer.mark_at == Some(writer.flushed) && writer.pending.is_empty() {
+            let mark = record::lengths(&[]).1;
+            writer.flushed += mark;
+            writer.end += mark;
+            writer.log_bytes += mark;
+            writer.written += mark;
+            writer.sequence += 1; // the mark's
+            self.publish_active(writer);
+        }
+        writer.mark_at = None;
         writer.active.set_len(writer.flushed)?;
         writer.zeroed = 0;
         Ok(())
