@@ -460,6 +460,10 @@ impl WasmStore {
     /// Closes the store and its OPFS handles.
     pub fn close(&self) -> Result<(), JsValue> {
         let closed = with_store!(self, |s| s.close());
+        // A full quota leaves the store open, its writes kept, for a close with room.
+        if let Err(Error::StoreFull { .. }) = closed {
+            return closed.map_err(store_error);
+        }
         if let Backend::Opfs(_, storage) = &self.backend {
             storage.close_all();
         }

@@ -274,6 +274,8 @@ impl Storage for OpfsStorage {
             ));
         };
         let index = pool.free.swap_remove(position);
+        // Taken again before the worker released it: it holds a file now.
+        pool.to_release.retain(|&i| i != index);
         let slot = pool.slots[index].clone();
         if let Err(e) = slot.assign(name) {
             pool.free.push(index);
@@ -286,12 +288,16 @@ impl Storage for OpfsStorage {
     fn remove(&self, name: &str) -> io::Result<()> {
         check_name(name)?;
         let mut pool = self.pool.borrow_mut();
-        let Some(index) = pool.by_name.remove(name) else {
+        let Some(&index) = pool.by_name.get(name) else {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {name:?}")));
         };
+        // The name goes only once the slot says free on disk (a failed write keeps both).
         // An open handle keeps reading the old bytes: the slot is cut back to its header and
         // handed back to the worker only once none is left (`release_slots`).
-        pool.slots[index].write_all(0, &header(None))?;
+        let slot = &pool.slots[index];
+        slot.write_all(0, &header(None))?;
+        slot.flush()?;
+        pool.by_name.remove(name);
         pool.free.push(index);
         pool.to_release.push(index);
         Ok(())

@@ -117,7 +117,9 @@ export async function open({ name, options = {}, files }) {
     }
     if (slots.length < SPARE_SLOTS) slots = slots.concat(await newSlots(directory, SPARE_SLOTS));
     store = WasmStore.openOpfs(slots, options);
-    await ensureSlots();
+    // Spare slots are housekeeping: the store is open whether or not they could be made now
+    // (the next call tries again).
+    await ensureSlots().catch(() => {});
     return store.stats();
   } catch (e) {
     // A store that did not open holds nothing: its slot files stay free for another try.
@@ -133,13 +135,23 @@ export async function close() {
   if (!store) return;
   try {
     store.close();
-  } finally {
-    store.free();
-    store = null;
-    directory = null;
-    releaseLock?.();
-    releaseLock = null;
+  } catch (e) {
+    // At the quota the store stays open, its writes kept: a later close (after deletes and
+    // a compaction, or the worker's retry once freed slots are given back) finishes it.
+    if (e?.code === 'QuotaExceeded') throw e;
+    forget();
+    throw e;
   }
+  forget();
+}
+
+/** Lets go of the closed store, its directory and its lock. */
+function forget() {
+  store.free();
+  store = null;
+  directory = null;
+  releaseLock?.();
+  releaseLock = null;
 }
 
 /** Runs the engine's storage conformance suite on fresh OPFS slots (tests). */

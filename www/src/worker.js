@@ -63,7 +63,9 @@ self.onmessage = ({ data: { id, op, args } }) => {
           await releaseSlots();
         }
       }
-      if (current() && op !== 'close' && op !== 'open') await ensureSlots();
+      // Housekeeping after an answer is known: its failure (at the quota, say) never turns a
+      // call that took effect into an error; the next call tries again.
+      if (current() && op !== 'close' && op !== 'open') await ensureSlots().catch(() => {});
       self.postMessage({ id, ok }, transfers(ok));
       if (--waiting === 0) flushWhenIdle();
     } catch (e) {

@@ -10,7 +10,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::error::{Error, Result};
+use super::error::{Error, Result, is_full};
 use super::record;
 use super::{Store, Writer, lock};
 use crate::io::{File, Storage};
@@ -95,11 +95,21 @@ impl<S: Storage> Store<S> {
             &[],
             &mut mark,
         );
-        if writer.active.write_at(writer.flushed, &mark).is_ok() {
-            writer.marked = writer.durable;
-            writer.mark_at = Some(writer.flushed);
-            // Past the log's end, like zeros written ahead: trimmed when the segment closes.
-            writer.zeroed = writer.zeroed.max(writer.flushed + mark.len() as u64);
+        // Not a mark until written whole: a failed write may have left any bytes there.
+        writer.mark_at = None;
+        match writer.active.write_at(writer.flushed, &mark) {
+            Ok(()) => {
+                writer.marked = writer.durable;
+                writer.mark_at = Some(writer.flushed);
+                // Past the log's end, like zeros written ahead: trimmed when the segment
+                // closes (unless still a mark then, kept as the last record).
+                writer.zeroed = writer.zeroed.max(writer.flushed + mark.len() as u64);
+            }
+            // A full disk: the next record carries the durable point instead.
+            Err(e) if is_full(&e) => {}
+            Err(e) => {
+                self.poison(e);
+            }
         }
     }
 

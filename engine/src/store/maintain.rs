@@ -24,7 +24,7 @@ use super::index::{Change, Location};
 use super::open::RESERVE;
 use super::record::Op;
 use super::write::Refusal;
-use super::{Store, Writer, lock, manifest, segment};
+use super::{Store, Writer, lock, segment};
 use crate::io::{File, OpenMode, Storage};
 
 /// Figures about a store.
@@ -188,7 +188,7 @@ impl<S: Storage> Store<S> {
             manifest.next_sequence = writer.sequence;
             manifest.hint = 0;
             manifest.active_synced = writer.durable;
-            manifest::store(&writer.manifest_file, &manifest).map_err(|e| self.poison(e))?;
+            self.commit(writer, &manifest)?;
             writer.manifest = manifest;
             let length = file.len().unwrap_or(0);
             writer.log_bytes = writer.log_bytes.saturating_sub(length);
@@ -265,7 +265,7 @@ impl<S: Storage> Store<S> {
     }
 
     /// Creates the reserve file when it is missing (best effort: on a full disk it waits for
-    /// a later compaction).
+    /// a later compaction), or removes one the options no longer want.
     pub(super) fn ensure_reserve(&self) {
         if let Some(writer) = lock(&self.writer).as_mut()
             && !writer.reserve
@@ -276,7 +276,16 @@ impl<S: Storage> Store<S> {
 
     fn create_reserve(&self, writer: &mut Writer<S::File>) {
         let size = self.options.reserve_bytes;
-        if self.poisoned.load(Ordering::Acquire) || size == 0 {
+        if self.poisoned.load(Ordering::Acquire) {
+            return;
+        }
+        if size == 0 {
+            match self.storage.remove(RESERVE).and_then(|()| self.storage.sync()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    self.poison(e);
+                }
+                _ => {}
+            }
             return;
         }
         let created = (|| -> std::io::Result<()> {
@@ -288,8 +297,12 @@ impl<S: Storage> Store<S> {
         })();
         match created {
             Ok(()) => writer.reserve = true,
-            Err(_) => {
+            Err(e) if is_full(&e) => {
                 let _ = self.storage.remove(RESERVE);
+            }
+            // Like any failed write or sync: nothing more reaches the storage.
+            Err(e) => {
+                self.poison(e);
             }
         }
     }
@@ -376,7 +389,7 @@ impl<S: Storage> Store<S> {
         manifest.next_row = writer.next_row;
         manifest.next_sequence = writer.sequence;
         manifest.active_synced = writer.durable;
-        manifest::store(&writer.manifest_file, &manifest).map_err(|e| self.poison(e))?;
+        self.commit(writer, &manifest)?;
         writer.manifest = manifest;
         if old != 0 {
             let removed = self.storage.remove(&hint::name(old)).and_then(|()| self.storage.sync());

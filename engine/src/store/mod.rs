@@ -236,6 +236,14 @@ impl<S: Storage> Store<S> {
         file.sync_data().map_err(|e| self.poison(e))
     }
 
+    /// Commits `manifest`: under `sync_lock`, refused once the store is poisoned (a sync of
+    /// the active segment that failed just before must stop the commit that would seal it).
+    fn commit(&self, writer: &Writer<S::File>, manifest: &Manifest) -> Result<()> {
+        let _serial = lock(&self.sync_lock);
+        self.check_not_poisoned()?;
+        manifest::store(&writer.manifest_file, manifest).map_err(|e| self.poison(e))
+    }
+
     /// Tells readers which segment is active and how much of it the file holds.
     fn publish_active(&self, writer: &Writer<S::File>) {
         self.active_segment.store(writer.active_id, Ordering::Release);

@@ -475,9 +475,22 @@ impl<S: Storage> Store<S> {
             manifest.hint = 0;
         }
         manifest::store(manifest_file, manifest)?;
-        // Only now cut: a failure before this point leaves the torn tail (and the damage a
-        // salvage moved aside) for the next open to find and report again. The length is set
-        // even when it looks right: an earlier open's cut may have met a failed sync.
+        // Orphans next (best effort: the next open removes what is left), the cut last: a
+        // failure before the cut leaves the torn tail (and the damage a salvage moved aside)
+        // for the next open to find and report again.
+        let mut orphans = found.orphans.clone();
+        if old_hint != 0 && manifest.hint == 0 {
+            orphans.push(hint::name(old_hint));
+        }
+        let mut removed = false;
+        for orphan in &orphans {
+            removed |= storage.remove(orphan).is_ok();
+        }
+        if removed {
+            storage.sync()?;
+        }
+        // The length is set even when it looks right: an earlier open's cut may have met a
+        // failed sync.
         for &(id, offset, _) in &found.salvage {
             let file = &found.segments[&id];
             file.set_len(offset)?;
@@ -485,19 +498,6 @@ impl<S: Storage> Store<S> {
         }
         active.set_len(found.end)?;
         active.sync_data()?;
-        let mut orphans = found.orphans.clone();
-        if old_hint != 0 && manifest.hint == 0 {
-            orphans.push(hint::name(old_hint));
-        }
-        for orphan in &orphans {
-            match storage.remove(orphan) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-                _ => {}
-            }
-        }
-        if !orphans.is_empty() {
-            storage.sync()?;
-        }
         Ok(())
     }
 }

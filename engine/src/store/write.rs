@@ -15,8 +15,7 @@ use super::error::{Error, Limit, Result, is_full};
 use super::index::{Change, Location};
 use super::record::{self, Op};
 use super::{
-    Durability, MAX_KEY_BYTES, PREWRITTEN, Store, WRITE_BUFFER, Writer, cache::Slot, lock,
-    manifest, segment,
+    Durability, MAX_KEY_BYTES, PREWRITTEN, Store, WRITE_BUFFER, Writer, cache::Slot, lock, segment,
 };
 use crate::io::{File, OpenMode, Storage};
 use crate::toon::{self, Value};
@@ -373,6 +372,7 @@ impl<S: Storage> Store<S> {
     /// one's lost tail) and starts the next, named in the manifest before any record.
     pub(super) fn rotate(&self, writer: &mut Writer<S::File>) -> Result<(), Refusal> {
         self.flush_pending(writer)?;
+        self.check_not_poisoned().map_err(|_| Refusal::Poisoned)?;
         self.trim_prewritten(writer).map_err(Refusal::Failed)?;
         // A failed sync is never "full": its pages may be lost for good (it poisons).
         self.sync_active(&writer.active).map_err(|_| Refusal::Poisoned)?;
@@ -394,7 +394,7 @@ impl<S: Storage> Store<S> {
         manifest.next_row = writer.next_row;
         manifest.next_sequence = writer.sequence;
         manifest.active_synced = segment::HEADER;
-        manifest::store(&writer.manifest_file, &manifest).map_err(Refusal::Failed)?;
+        self.commit(writer, &manifest).map_err(|_| Refusal::Poisoned)?;
         writer.manifest = manifest;
         // The sealed segment, reopened: a backend with memory maps now maps all of it.
         let sealed_id = writer.active_id;
