@@ -237,3 +237,33 @@ fn zeros_at_the_end_of_a_sealed_segment_are_damage() {
     }
     assert!(matches!(Store::open(storage, options), Err(Error::Corrupted { .. })));
 }
+
+/// A segment file that a rotation created but never committed, holding no record (an open
+/// could not remove it), does not stop the next rotation; one holding records is never
+/// written over.
+#[test]
+fn a_rotation_takes_over_a_header_only_leftover_but_never_a_segment_with_records() {
+    for holds_records in [false, true] {
+        let storage = MemoryStorage::new();
+        let options = Options { segment_bytes: 1024, ..immediate() };
+        let store = Store::open(storage.clone(), options).unwrap();
+        let next = segments(&storage).len() + 1;
+        let leftover = format!("seg-{next:016x}.log");
+        let file = storage.open(&leftover, OpenMode::Create).unwrap();
+        let mut header = storage.snapshot()[&segments(&storage)[0]][..32].to_vec();
+        header[16..24].copy_from_slice(&(next as u64).to_le_bytes());
+        file.write_at(0, &header).unwrap();
+        if holds_records {
+            file.write_at(32, b"someone's records").unwrap();
+        }
+        let result =
+            (0..60).try_for_each(|i| store.put(&format!("k{i}"), "text: filling up the segment"));
+        match holds_records {
+            false => result.expect("the leftover is taken over"),
+            true => {
+                assert!(result.is_err(), "a segment holding records was written over");
+                assert!(storage.snapshot()[&leftover].ends_with(b"someone's records"));
+            }
+        }
+    }
+}

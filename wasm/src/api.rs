@@ -457,17 +457,19 @@ impl WasmStore {
         with_store!(self, |s| s.sync()).map_err(store_error)
     }
 
-    /// Closes the store and its OPFS handles.
-    pub fn close(&self) -> Result<(), JsValue> {
+    /// Closes the store and its OPFS handles; returns the freed slots (`[name, handle]`)
+    /// for the worker to close and remove, as between calls.
+    pub fn close(&self) -> Result<Array, JsValue> {
         let closed = with_store!(self, |s| s.close());
         // A full quota leaves the store open, its writes kept, for a close with room.
         if let Err(Error::StoreFull { .. }) = closed {
-            return closed.map_err(store_error);
+            return Err(store_error(closed.unwrap_err()));
         }
+        let released = self.release_slots();
         if let Backend::Opfs(_, storage) = &self.backend {
             storage.close_all();
         }
-        closed.map_err(store_error)
+        closed.map(|()| released).map_err(store_error)
     }
 }
 

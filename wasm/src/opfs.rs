@@ -198,7 +198,13 @@ impl OpfsStorage {
                         ));
                     }
                 }
-                None => pool.free.push(index),
+                None => {
+                    pool.free.push(index);
+                    // Freed in an earlier session but never given back: give it back now.
+                    if slot.size()? > HEADER {
+                        pool.to_release.push(index);
+                    }
+                }
             }
             pool.slots.push(slot);
         }
@@ -275,10 +281,14 @@ impl Storage for OpfsStorage {
         };
         let index = pool.free.swap_remove(position);
         // Taken again before the worker released it: it holds a file now.
+        let was_to_release = pool.to_release.contains(&index);
         pool.to_release.retain(|&i| i != index);
         let slot = pool.slots[index].clone();
         if let Err(e) = slot.assign(name) {
             pool.free.push(index);
+            if was_to_release {
+                pool.to_release.push(index);
+            }
             return Err(e);
         }
         pool.by_name.insert(name.to_owned(), index);

@@ -167,9 +167,13 @@ class Store {
   async close() {
     try {
       await this.call('close', {});
-    } finally {
+    } catch (e) {
+      // At the quota the store stays open with its writes: close again once there is room.
+      if (e?.code === 'QuotaExceeded') throw e;
       this.connection.terminate();
+      throw e;
     }
+    this.connection.terminate();
   }
 }
 

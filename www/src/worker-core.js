@@ -134,7 +134,11 @@ export async function open({ name, options = {}, files }) {
 export async function close() {
   if (!store) return;
   try {
-    store.close();
+    // The slots the store freed come back to be closed and removed with it.
+    for (const [name, handle] of store.close()) {
+      handle.close();
+      await directory?.removeEntry(name).catch(() => {});
+    }
   } catch (e) {
     // At the quota the store stays open, its writes kept: a later close (after deletes and
     // a compaction, or the worker's retry once freed slots are given back) finishes it.
@@ -192,7 +196,8 @@ export const operations = {
   exportFiles: () => store.exportFiles(),
   exportToon: ({ prefix }) => store.exportToon(prefix),
   compact: async () => {
-    await ensureSlots(store.stats().segments + SPARE_SLOTS);
+    // Best effort: at the quota, the compaction itself is what makes room.
+    await ensureSlots(store.stats().segments + SPARE_SLOTS).catch(() => {});
     return store.compact();
   },
   stats: () => store.stats(),

@@ -57,7 +57,8 @@ self.onmessage = ({ data: { id, op, args } }) => {
           // that make room or make acknowledged writes durable (a compaction frees a segment
           // per step, so it may take a few rounds).
           const retries = op === 'compact' ? 8 : 1;
-          if (e?.code !== 'QuotaExceeded' || !ROOM_MAKERS.has(op) || !current() || attempt > retries) {
+          const full = e?.code === 'QuotaExceeded' || e?.name === 'QuotaExceededError';
+          if (!full || !ROOM_MAKERS.has(op) || !current() || attempt > retries) {
             throw e;
           }
           await releaseSlots();
@@ -75,7 +76,9 @@ self.onmessage = ({ data: { id, op, args } }) => {
         self.close();
         return;
       }
-      const code = e?.code ?? (e?.name === 'QuotaExceededError' ? 'QuotaExceeded' : 'Io');
+      // Our codes are strings; a DOMException's legacy `code` is a number.
+      const code = typeof e?.code === 'string' ? e.code
+        : e?.name === 'QuotaExceededError' ? 'QuotaExceeded' : 'Io';
       const error = { code, message: e?.message ?? String(e) };
       if (e?.line !== undefined) Object.assign(error, { line: e.line, column: e.column });
       if (e?.size !== undefined) Object.assign(error, { size: e.size, limit: e.limit });

@@ -196,6 +196,7 @@ impl<S: Storage> Store<S> {
             drop(file);
             // The commit stands; what follows only tidies (a failure poisons, so no write
             // lands while a removed segment might come back).
+            self.check_not_poisoned()?;
             let removal = || -> std::io::Result<()> {
                 match self.storage.remove(&segment::name(id)) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
@@ -309,7 +310,7 @@ impl<S: Storage> Store<S> {
 
     /// Removes the reserve file to make room; true when it was there to remove.
     pub(super) fn release_reserve(&self, writer: &mut Writer<S::File>) -> bool {
-        if !writer.reserve {
+        if !writer.reserve || self.poisoned.load(Ordering::Acquire) {
             return false;
         }
         writer.reserve = false;
@@ -376,6 +377,7 @@ impl<S: Storage> Store<S> {
             next_sequence: writer.sequence,
         };
         let bytes = hint::encode(&coverage, &self.read_state().index);
+        self.check_not_poisoned()?;
         let written = hint::write(&self.storage, id, &bytes).and_then(|()| self.storage.sync());
         match written {
             Ok(()) => manifest.hint = id,
@@ -391,7 +393,7 @@ impl<S: Storage> Store<S> {
         manifest.active_synced = writer.durable;
         self.commit(writer, &manifest)?;
         writer.manifest = manifest;
-        if old != 0 {
+        if old != 0 && !self.poisoned.load(Ordering::Acquire) {
             let removed = self.storage.remove(&hint::name(old)).and_then(|()| self.storage.sync());
             removed.map_err(|e| self.poison(e))?;
         }

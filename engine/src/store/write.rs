@@ -378,7 +378,8 @@ impl<S: Storage> Store<S> {
         self.sync_active(&writer.active).map_err(|_| Refusal::Poisoned)?;
         lock(&self.sync_state).synced = writer.written;
         let id = writer.manifest.next_segment();
-        let file = match segment::create(&self.storage, id) {
+        self.check_not_poisoned().map_err(|_| Refusal::Poisoned)?;
+        let file = match self.create_segment(id) {
             Ok(file) => Arc::new(file),
             Err(e) => {
                 // A segment no manifest names, holding no record: safe to take back.
@@ -415,6 +416,24 @@ impl<S: Storage> Store<S> {
         writer.log_bytes += segment::HEADER;
         self.publish_active(writer);
         Ok(())
+    }
+
+    /// Creates segment `id`, exclusively. A file of that name holding no record is what a
+    /// rotation left when it stopped before its commit (and an open could not remove): it is
+    /// removed first; one holding records is never touched.
+    fn create_segment(&self, id: u64) -> std::io::Result<S::File> {
+        match segment::create(&self.storage, id) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let name = segment::name(id);
+                if self.storage.open(&name, OpenMode::ReadOnly)?.len()? > segment::HEADER {
+                    return Err(e);
+                }
+                self.storage.remove(&name)?;
+                self.storage.sync()?;
+                segment::create(&self.storage, id)
+            }
+            created => created,
+        }
     }
 
     /// Hands the pending records to the file (and, for `Immediate` durability, writes the
