@@ -30,6 +30,24 @@ fn flip(storage: &MemoryStorage, name: &str, at: usize) {
     file.write_at(at as u64, &[byte[0] ^ 0x04]).unwrap();
 }
 
+/// Puts documents (`text` of their number) until the store has `count` segments.
+fn fill_until_segments(store: &Store<MemoryStorage>, count: u64, text: impl Fn(usize) -> String) {
+    let mut i = 0;
+    while store.stats().segments < count {
+        store.put(&format!("fill-{i}"), &text(i)).unwrap();
+        i += 1;
+    }
+}
+
+/// Damages the manifest slot with the higher generation: the newest commit.
+fn flip_newest_manifest_slot(storage: &MemoryStorage) {
+    let manifest = storage.snapshot().remove("MANIFEST").unwrap();
+    let generation =
+        |slot: usize| u64::from_le_bytes(manifest[slot + 16..slot + 24].try_into().unwrap());
+    let slot = if generation(0) > generation(4096) { 0 } else { 4096 };
+    flip(storage, "MANIFEST", slot + 30);
+}
+
 /// Review finding A2: one flipped byte in an early record of the active segment made the
 /// open cut the segment there and sync the cut, losing every acknowledged record after it.
 #[test]
@@ -65,20 +83,11 @@ fn a_damaged_newest_manifest_slot_never_deletes_a_segment_holding_records() {
     let storage = MemoryStorage::new();
     let options = Options { segment_bytes: 1024, ..immediate() };
     let store = Store::open(storage.clone(), options.clone()).unwrap();
-    let mut i = 0;
-    while store.stats().segments < 3 {
-        store.put(&format!("fill-{i}"), &format!("n: {i}\ntext: some words to fill")).unwrap();
-        i += 1;
-    }
+    fill_until_segments(&store, 3, |i| format!("n: {i}\ntext: some words to fill"));
     store.put("x", "acknowledged: true").unwrap();
     std::mem::forget(store);
     let newest = segments(&storage).pop().unwrap();
-    // The slot with the higher generation is the newest.
-    let manifest = storage.snapshot().remove("MANIFEST").unwrap();
-    let generation =
-        |slot: usize| u64::from_le_bytes(manifest[slot + 16..slot + 24].try_into().unwrap());
-    let slot = if generation(0) > generation(4096) { 0 } else { 4096 };
-    flip(&storage, "MANIFEST", slot + 30);
+    flip_newest_manifest_slot(&storage);
     match Store::open(storage.clone(), options) {
         Ok(store) => {
             assert_eq!(store.get("x").unwrap().as_deref(), Some("acknowledged: true"));
@@ -122,11 +131,7 @@ fn a_stale_frame_copied_to_the_end_of_the_log_never_changes_a_value() {
         let options = Options { segment_bytes: 600, ..immediate() };
         let store = Store::open(storage.clone(), options.clone()).unwrap();
         store.put("k", "version: old").unwrap();
-        let mut i = 0;
-        while store.stats().segments < 3 {
-            store.put(&format!("fill-{i}"), "text: filling a segment up").unwrap();
-            i += 1;
-        }
+        fill_until_segments(&store, 3, |_| "text: filling a segment up".into());
         store.put("j", "version: first").unwrap();
         store.put("j", "version: second").unwrap();
         store.put("k", "version: new").unwrap();
@@ -191,18 +196,10 @@ fn salvage_takes_back_a_segment_a_damaged_manifest_slot_lost() {
     let storage = MemoryStorage::new();
     let options = Options { segment_bytes: 1024, ..immediate() };
     let store = Store::open(storage.clone(), options.clone()).unwrap();
-    let mut i = 0;
-    while store.stats().segments < 3 {
-        store.put(&format!("fill-{i}"), "text: some words to fill").unwrap();
-        i += 1;
-    }
+    fill_until_segments(&store, 3, |_| "text: some words to fill".into());
     store.put("x", "acknowledged: true").unwrap();
     std::mem::forget(store);
-    let manifest = storage.snapshot().remove("MANIFEST").unwrap();
-    let generation =
-        |slot: usize| u64::from_le_bytes(manifest[slot + 16..slot + 24].try_into().unwrap());
-    let slot = if generation(0) > generation(4096) { 0 } else { 4096 };
-    flip(&storage, "MANIFEST", slot + 30);
+    flip_newest_manifest_slot(&storage);
     assert!(matches!(Store::open(storage.clone(), options.clone()), Err(Error::Corrupted { .. })));
     let salvage = Options { recovery: toonstore::store::Recovery::Salvage, ..options.clone() };
     let store = Store::open(storage.clone(), salvage).unwrap();
@@ -220,11 +217,7 @@ fn zeros_at_the_end_of_a_sealed_segment_are_damage() {
     let storage = MemoryStorage::new();
     let options = Options { segment_bytes: 1024, ..immediate() };
     let store = Store::open(storage.clone(), options.clone()).unwrap();
-    let mut i = 0;
-    while store.stats().segments < 3 {
-        store.put(&format!("fill-{i}"), "text: some words to fill").unwrap();
-        i += 1;
-    }
+    fill_until_segments(&store, 3, |_| "text: some words to fill".into());
     store.close().unwrap();
     drop(store);
     let first = segments(&storage).remove(0);

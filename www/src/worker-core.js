@@ -67,10 +67,14 @@ async function newSlots(dir, count) {
 /** Closes and removes the slot files the store freed (their headers say free): a browser
  * gives a file's bytes back to the quota only once its sync access handle is closed. */
 export async function releaseSlots() {
-  if (!directory) return;
-  for (const [name, handle] of store.releaseSlots()) {
+  if (directory) await dropSlots(store.releaseSlots());
+}
+
+/** Closes `[name, handle]` slots and removes their files. */
+async function dropSlots(slots) {
+  for (const [name, handle] of slots) {
     handle.close();
-    await directory.removeEntry(name).catch(() => {}); // a free slot left behind is harmless
+    await directory?.removeEntry(name).catch(() => {}); // a free slot left behind is harmless
   }
 }
 
@@ -135,10 +139,7 @@ export async function close() {
   if (!store) return;
   try {
     // The slots the store freed come back to be closed and removed with it.
-    for (const [name, handle] of store.close()) {
-      handle.close();
-      await directory?.removeEntry(name).catch(() => {});
-    }
+    await dropSlots(store.close());
   } catch (e) {
     // At the quota the store stays open, its writes kept: a later close (after deletes and
     // a compaction, or the worker's retry once freed slots are given back) finishes it.

@@ -100,10 +100,9 @@ impl<S: Storage> Store<S> {
         match writer.active.write_at(writer.flushed, &mark) {
             Ok(()) => {
                 writer.marked = writer.durable;
+                // Past the log's end: cut when the segment is sealed or closed, unless still a
+                // mark then (kept as the last record).
                 writer.mark_at = Some(writer.flushed);
-                // Past the log's end, like zeros written ahead: trimmed when the segment
-                // closes (unless still a mark then, kept as the last record).
-                writer.zeroed = writer.zeroed.max(writer.flushed + mark.len() as u64);
             }
             // A full disk: the next record carries the durable point instead.
             Err(e) if is_full(&e) => {}

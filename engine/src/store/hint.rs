@@ -33,14 +33,13 @@ use compact_str::CompactString;
 use super::MAX_KEY_BYTES;
 use super::error::Result;
 use super::index::{Index, Location};
+use super::window::Window;
 use crate::io::{File, OpenMode, Storage};
 
 const MAGIC: &[u8; 8] = b"TOONHNT\0";
 const VERSION: u32 = 2;
 const HEADER: usize = 72;
 const LOCATION: u64 = 24;
-/// Bytes read at a time.
-const CHUNK: usize = 1 << 20;
 
 /// The file name of hint `id`.
 pub(crate) fn name(id: u64) -> String {
@@ -148,38 +147,6 @@ fn parse_header(bytes: &[u8; HEADER]) -> Option<Header> {
     })
 }
 
-/// Reads a file front to back in bounded chunks.
-struct Chunks<'f, F> {
-    file: &'f F,
-    at: u64,
-    end: u64,
-    buffer: Vec<u8>,
-    used: usize,
-}
-
-impl<F: File> Chunks<'_, F> {
-    /// The next `n` bytes, or `None` past the end.
-    fn take(&mut self, n: usize) -> std::io::Result<Option<&[u8]>> {
-        if self.buffer.len() - self.used < n {
-            let remaining = (self.end - self.at) as usize;
-            let kept = self.buffer.len() - self.used;
-            if kept + remaining < n {
-                return Ok(None);
-            }
-            self.buffer.drain(..self.used);
-            self.used = 0;
-            let more = remaining.min(CHUNK.max(n - kept));
-            let start = self.buffer.len();
-            self.buffer.resize(start + more, 0);
-            self.file.read_at(self.at, &mut self.buffer[start..])?;
-            self.at += more as u64;
-        }
-        let taken = &self.buffer[self.used..self.used + n];
-        self.used += n;
-        Ok(Some(taken))
-    }
-}
-
 /// Reads hint `id`; `None` when it is missing or not intact (then the log is replayed).
 /// Entries are checked for order and form here; [`Snapshot::fits`] checks them against the
 /// store.
@@ -204,44 +171,34 @@ pub(crate) fn read<S: Storage>(storage: &S, id: u64) -> Result<Option<Snapshot>>
         _ => return Ok(None),
     }
     // The entries' checksum first, then the entries: two bounded passes.
-    let mut crc = 0;
-    let mut at = HEADER as u64;
-    let mut buffer = vec![0; CHUNK.min(entries as usize)];
-    while at < HEADER as u64 + entries {
-        let n = (HEADER as u64 + entries - at).min(CHUNK as u64) as usize;
-        file.read_at(at, &mut buffer[..n])?;
-        crc = crc32c::crc32c_append(crc, &buffer[..n]);
-        at += n as u64;
-    }
+    let end = HEADER as u64 + entries;
+    let mut window = Window::new(&file, end);
+    let crc = window.crc(HEADER as u64, entries)?;
     let mut stored = [0; 4];
-    file.read_at(HEADER as u64 + entries, &mut stored)?;
-    if crc != u32::from_le_bytes(stored) {
+    file.read_at(end, &mut stored)?;
+    if crc != Some(u32::from_le_bytes(stored)) {
         return Ok(None);
     }
-    let mut chunks = Chunks {
-        file: &file,
-        at: HEADER as u64,
-        end: HEADER as u64 + entries,
-        buffer: Vec::new(),
-        used: 0,
-    };
+    let mut at = HEADER as u64;
     let mut snapshot = Snapshot { coverage: header.coverage, ..Snapshot::default() };
     for _ in 0..header.keys {
-        let Some(len) = chunks.take(2)? else { return Ok(None) };
+        let Some(len) = window.take(&mut at, 2)? else { return Ok(None) };
         let len = u16::from_le_bytes(len.try_into().unwrap()) as usize;
         if len == 0 || len > MAX_KEY_BYTES {
             return Ok(None);
         }
-        let Some(key) = chunks.take(len)? else { return Ok(None) };
+        let Some(key) = window.take(&mut at, len)? else { return Ok(None) };
         let Ok(key) = std::str::from_utf8(key).map(CompactString::from) else { return Ok(None) };
-        let Some(location) = chunks.take(LOCATION as usize)?.map(location) else { return Ok(None) };
+        let Some(location) = window.take(&mut at, LOCATION as usize)?.map(location) else {
+            return Ok(None);
+        };
         if snapshot.keys.last().is_some_and(|(last, _)| *last >= key) {
             return Ok(None);
         }
         snapshot.keys.push((key, location));
     }
     for _ in 0..header.rows {
-        let Some(entry) = chunks.take(8 + LOCATION as usize)? else { return Ok(None) };
+        let Some(entry) = window.take(&mut at, 8 + LOCATION as usize)? else { return Ok(None) };
         let id = u64::from_le_bytes(entry[..8].try_into().unwrap());
         let location = location(&entry[8..]);
         if snapshot.rows.last().is_some_and(|&(last, _)| last >= id) {
@@ -249,7 +206,7 @@ pub(crate) fn read<S: Storage>(storage: &S, id: u64) -> Result<Option<Snapshot>>
         }
         snapshot.rows.push((id, location));
     }
-    if chunks.take(1)?.is_some() {
+    if at != end {
         return Ok(None);
     }
     Ok(Some(snapshot))

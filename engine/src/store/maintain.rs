@@ -226,10 +226,8 @@ impl<S: Storage> Store<S> {
             })
             .collect();
         let len = super::record::lengths(&ops).1;
-        if writer.end > segment::HEADER && writer.end + len > self.options.segment_bytes {
-            self.rotate(writer).map_err(|r| self.refused(r, writer, len))?;
-        }
-        let placed = self.append_record(writer, &ops).map_err(|r| self.refused(r, writer, len))?;
+        let placed =
+            self.rotate_and_append(writer, &ops, len).map_err(|r| self.refused(r, writer, len))?;
         let record_start = writer.end - len;
         let mut state = self.write_state();
         for ((entry, _), placed) in batch.iter().zip(placed) {
@@ -259,10 +257,7 @@ impl<S: Storage> Store<S> {
             flushed = self.flush_pending(writer);
         }
         flushed.map_err(|r| self.refused(r, writer, 0))?;
-        self.sync_active(&writer.active)?;
-        writer.durable = writer.flushed;
-        lock(&self.sync_state).synced = writer.written;
-        Ok(())
+        self.sync_to_end(writer)
     }
 
     /// Creates the reserve file when it is missing (best effort: on a full disk it waits for
@@ -357,9 +352,7 @@ impl<S: Storage> Store<S> {
         self.flush_pending(writer).map_err(|r| self.refused(r, writer, 0))?;
         self.check_not_poisoned()?;
         self.trim_prewritten(writer).map_err(|e| self.poison(e))?;
-        self.sync_active(&writer.active)?;
-        writer.durable = writer.flushed;
-        lock(&self.sync_state).synced = writer.written;
+        self.sync_to_end(writer)?;
         self.write_hint(writer)
     }
 

@@ -43,6 +43,7 @@ mod read;
 mod record;
 mod replay;
 mod segment;
+mod window;
 mod write;
 
 use std::collections::HashMap;
@@ -234,6 +235,16 @@ impl<S: Storage> Store<S> {
         let _serial = lock(&self.sync_lock);
         self.check_not_poisoned()?;
         file.sync_data().map_err(|e| self.poison(e))
+    }
+
+    /// Syncs the active segment with everything handed to it (nothing may be pending): all
+    /// of it is durable then, for readers of `durable` and for group commit's waiters.
+    fn sync_to_end(&self, writer: &mut Writer<S::File>) -> Result<()> {
+        debug_assert!(writer.pending.is_empty());
+        self.sync_active(&writer.active)?;
+        writer.durable = writer.flushed;
+        lock(&self.sync_state).synced = writer.written;
+        Ok(())
     }
 
     /// Commits `manifest`: under `sync_lock`, refused once the store is poisoned (a sync of

@@ -28,6 +28,18 @@ const SALVAGE_PREFIX: &str = "salvage-";
 /// A read-only open retries this many times when a writer changed the store under it.
 const READ_ONLY_ATTEMPTS: usize = 20;
 
+/// A replay of the log: the index, where the active segment's log ends and how much of it
+/// is known durable, whether a tail was torn, the salvage to do (segment, offset, records
+/// dropped), and whether a hint was used.
+struct Replayed {
+    replay: Replay,
+    end: u64,
+    synced: u64,
+    torn: bool,
+    salvage: Vec<(u64, u64, u64)>,
+    hint_used: bool,
+}
+
 /// What recovery found, before anything is written.
 struct Found<F> {
     manifest: Manifest,
@@ -44,6 +56,8 @@ struct Found<F> {
     salvage: Vec<(u64, u64, u64)>,
     orphans: Vec<String>,
     has_reserve: bool,
+    /// Each segment's file length when recovery read it.
+    lengths: HashMap<u64, u64>,
 }
 
 /// A read-only open finding no manifest: there is no store to read.
@@ -272,7 +286,7 @@ impl<S: Storage> Store<S> {
             }
             None => None,
         };
-        let (replay, end, synced, torn, salvage, hint_used) = match replayed {
+        let Replayed { replay, end, synced, torn, salvage, hint_used } = match replayed {
             Some(found) => found,
             None => Self::replay(&manifest, &segments, &versions, options, None)?
                 .expect("a full replay never asks to start over"),
@@ -297,21 +311,19 @@ impl<S: Storage> Store<S> {
             salvage,
             orphans,
             has_reserve,
+            lengths,
         })
     }
 
-    /// Replays the log, from the snapshot if one is given. Returns the index, where the
-    /// active segment's log ends and how much of it is known durable, whether a tail was
-    /// torn, the salvage to do, and whether the snapshot was used; `None` when damage
-    /// showed up past the snapshot (the caller replays everything).
-    #[allow(clippy::type_complexity)]
+    /// Replays the log, from the snapshot if one is given; `None` when damage showed up past
+    /// the snapshot (the caller replays everything).
     fn replay(
         manifest: &Manifest,
         segments: &HashMap<u64, Arc<S::File>>,
         versions: &HashMap<u64, u32>,
         options: &Options,
         snapshot: Option<Snapshot>,
-    ) -> Result<Option<(Replay, u64, u64, bool, Vec<(u64, u64, u64)>, bool)>> {
+    ) -> Result<Option<Replayed>> {
         let mut replay = Replay { next_row: manifest.next_row, ..Replay::default() };
         let active = manifest.active();
         let (first, mut from, mut synced) =
@@ -363,7 +375,7 @@ impl<S: Storage> Store<S> {
                 }
             }
         }
-        Ok(Some((replay, end, synced, torn, salvage, hinted)))
+        Ok(Some(Replayed { replay, end, synced, torn, salvage, hint_used: hinted }))
     }
 
     /// Builds the store from what recovery found; a writable one then tidies up.
@@ -388,12 +400,20 @@ impl<S: Storage> Store<S> {
         if !options.read_only && found.commit {
             Self::tidy(&storage, &manifest_file, &mut manifest, &found, sequence, next_row)?;
         }
+        // Segment lengths as recovery read them, with what a writable salvage cut.
+        let cut: HashMap<u64, u64> = match options.read_only {
+            true => HashMap::new(),
+            false => found.salvage.iter().map(|&(id, offset, _)| (id, offset)).collect(),
+        };
+        let log_bytes = (found.lengths.iter())
+            .map(
+                |(id, &len)| {
+                    if *id == active_id { found.end } else { cut.get(id).copied().unwrap_or(len) }
+                },
+            )
+            .sum();
         let Found { segments, active_version, replay, end, synced, has_reserve, .. } = found;
         let active = segments[&active_id].clone();
-        let mut log_bytes = 0;
-        for (&id, file) in &segments {
-            log_bytes += if id == active_id { end } else { file.len()? };
-        }
         // A writable open made the whole log durable (or found it so, under a hint).
         let durable = if options.read_only { synced } else { end };
         let store = Store {

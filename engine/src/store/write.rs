@@ -313,7 +313,7 @@ impl<S: Storage> Store<S> {
 
     /// Starts a new segment when the record of `len` bytes does not fit the active one,
     /// then appends the record.
-    fn rotate_and_append(
+    pub(super) fn rotate_and_append(
         &self,
         writer: &mut Writer<S::File>,
         ops: &[Op<'_>],
@@ -375,8 +375,7 @@ impl<S: Storage> Store<S> {
         self.check_not_poisoned().map_err(|_| Refusal::Poisoned)?;
         self.trim_prewritten(writer).map_err(Refusal::Failed)?;
         // A failed sync is never "full": its pages may be lost for good (it poisons).
-        self.sync_active(&writer.active).map_err(|_| Refusal::Poisoned)?;
-        lock(&self.sync_state).synced = writer.written;
+        self.sync_to_end(writer).map_err(|_| Refusal::Poisoned)?;
         let id = writer.manifest.next_segment();
         self.check_not_poisoned().map_err(|_| Refusal::Poisoned)?;
         let file = match self.create_segment(id) {
