@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
         std::env::args().nth(1).expect("usage: start_time MODULE.wasm").into();
     let cache = std::env::temp_dir().join(format!("toonstore-start-time-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
-    let engine = toonstore_host::engine(false)?;
+    let engine = toonstore_host::engine(&toonstore_host::Limits::default())?;
     let bytes = std::fs::metadata(&module)?.len();
 
     let compile: Vec<Duration> = (0..3)

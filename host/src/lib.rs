@@ -8,20 +8,27 @@
 //! [`run`] is the whole program: the `toonstore-host` binary parses its flags into a
 //! [`RunOptions`] and calls it.
 
+pub mod dump;
+pub mod limits;
 pub mod memory;
 pub mod module_cache;
 pub mod shim;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use wasi_common::pipe::{ReadPipe, WritePipe};
-use wasi_common::sync::{Dir, WasiCtxBuilder, ambient_authority};
+use cap_std::fs::Dir;
+use wasi_common::pipe::ReadPipe;
+use wasi_common::sync::{ambient_authority, clocks_ctx, random_ctx, sched_ctx};
+use wasi_common::table::Table;
 use wasi_common::{I32Exit, WasiCtx};
 use wasmtime::{Config, Engine, Linker, Store};
 
+use limits::{CapturedOutput, DeadlineSched, Limiter};
+pub use limits::{Limits, Stopped};
 use memory::MemoryDir;
 use shim::{MeterReading, Policy, Quota, ShimDir};
 
@@ -62,19 +69,19 @@ pub struct RunOptions {
     /// Arguments after the program name (which is the module's file name).
     pub args: Vec<String>,
     pub dirs: Vec<Preopen>,
-    /// Bytes all files the guest can reach may hold together.
+    /// What all files and entries the guest can reach may cost together (see [`shim`]);
+    /// with `memory` and no quota, [`limits::DEFAULT_MEMORY_QUOTA`].
     pub quota: Option<u64>,
     pub read_only: bool,
     /// Serve the directories from host memory: each `--dir` starts as a copy of its host
     /// directory and is never written back; with no `--dir`, one empty directory at `/data`.
     pub memory: bool,
-    /// With `memory`: write the memory directories here at exit.
+    /// With `memory`: make this directory hold the memory directories at exit.
     pub dump: Option<PathBuf>,
-    /// Stop the guest after this much fuel (about one unit per wasm instruction).
-    pub fuel: Option<u64>,
     /// Where compiled modules are cached; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
     pub stdio: Stdio,
+    pub limits: Limits,
 }
 
 /// What a run did.
@@ -120,101 +127,152 @@ impl std::fmt::Display for Stats {
     }
 }
 
-/// The wasmtime engine a run uses (the same settings give the same cache keys).
-pub fn engine(fuel: bool) -> anyhow::Result<Engine> {
+/// The wasmtime engine a run with these limits uses (the same settings give the same cache
+/// keys): fuel metering and epoch interruption only when asked for, and neither 64-bit nor
+/// multiple memories, which would let a guest reserve far more than `--max-memory` says.
+pub fn engine(limits: &Limits) -> anyhow::Result<Engine> {
     let mut config = Config::new();
-    config.consume_fuel(fuel);
+    config.consume_fuel(limits.fuel.is_some());
+    config.epoch_interruption(limits.timeout.is_some());
+    config.wasm_memory64(false);
+    config.wasm_multi_memory(false);
     Engine::new(&config)
 }
 
-/// Runs the module to its end. The guest's exit code is in the outcome; a trap, running out
-/// of fuel or a host failure is an error.
+/// What a run's store holds.
+struct Guest {
+    wasi: WasiCtx,
+    limiter: Limiter,
+}
+
+/// Runs the module to its end. The guest's exit code is in the outcome; a guest that traps
+/// or passes a limit is an error with [`Stopped`] in its chain ([`exit_code`] maps it); a
+/// host failure is an error without one.
 pub fn run(options: &RunOptions) -> anyhow::Result<Outcome> {
-    let engine = engine(options.fuel.is_some())?;
+    if options.dump.is_some() && !options.memory {
+        bail!("--dump needs --memory");
+    }
+    if let Some(cache) = &options.cache_dir {
+        let reachable = options.dirs.iter().map(|dir| dir.host.as_path());
+        module_cache::check_overlap(cache, reachable.chain(options.dump.as_deref()))?;
+    }
+    let limits = &options.limits;
+    let engine = engine(limits)?;
     let load_start = Instant::now();
     let (module, source) =
         module_cache::load(&engine, &options.module, options.cache_dir.as_deref())?;
     let load = load_start.elapsed();
 
-    let policy = Policy { read_only: options.read_only, ..Policy::default() };
-    let mut ctx_builder = WasiCtxBuilder::new();
+    let mut policy = Policy::default();
+    policy.read_only = options.read_only;
+    policy.max_handles = limits.max_handles;
+    let deadline = limits.timeout.map(|timeout| Instant::now() + timeout);
+    let sched = Box::new(DeadlineSched { inner: sched_ctx(), deadline });
+    let mut ctx = WasiCtx::new(random_ctx(), clocks_ctx(), sched, Table::new());
     let program = options.module.file_name().map_or("module".into(), |n| n.to_string_lossy());
-    ctx_builder.arg(&program)?;
+    ctx.push_arg(&program)?;
     for arg in &options.args {
-        ctx_builder.arg(arg)?;
+        ctx.push_arg(arg)?;
     }
-    let (stdout, stderr) = (WritePipe::new_in_memory(), WritePipe::new_in_memory());
+    let stdout = CapturedOutput::new(limits.max_output);
+    let stderr = CapturedOutput::new(limits.max_output);
     match &options.stdio {
         Stdio::Inherit => {
-            ctx_builder.inherit_stdio();
+            ctx.set_stdin(Box::new(wasi_common::sync::stdio::stdin()));
+            ctx.set_stdout(Box::new(wasi_common::sync::stdio::stdout()));
+            ctx.set_stderr(Box::new(wasi_common::sync::stdio::stderr()));
         }
         Stdio::Captured { stdin } => {
-            ctx_builder
-                .stdin(Box::new(ReadPipe::from(stdin.clone())))
-                .stdout(Box::new(stdout.clone()))
-                .stderr(Box::new(stderr.clone()));
+            ctx.set_stdin(Box::new(ReadPipe::from(stdin.clone())));
+            ctx.set_stdout(Box::new(stdout.clone()));
+            ctx.set_stderr(Box::new(stderr.clone()));
         }
     }
-    let ctx = ctx_builder.build();
     let (policy, memory_dirs) = preopen(&ctx, options, policy)?;
 
-    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
-    wasi_common::sync::add_to_linker(&mut linker, |ctx| ctx)?;
-    let mut store = Store::new(&engine, ctx);
-    if let Some(fuel) = options.fuel {
+    let mut linker: Linker<Guest> = Linker::new(&engine);
+    wasi_common::sync::add_to_linker(&mut linker, |guest| &mut guest.wasi)?;
+    let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
+    let limiter = Limiter { max_memory, hit: false };
+    let mut store = Store::new(&engine, Guest { wasi: ctx, limiter });
+    store.limiter(|guest| &mut guest.limiter);
+    if let Some(fuel) = limits.fuel {
         store.set_fuel(fuel)?;
     }
+    store.set_epoch_deadline(1);
+    // The watchdog ends wasm code at the deadline; `done` wakes it when the guest ends first.
+    let (done, finished) = channel::<()>();
+    let exit_when_stuck = limits.exit_when_stuck;
+    let watchdog = limits.timeout.map(|timeout| {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            if finished.recv_timeout(timeout) != Err(RecvTimeoutError::Timeout) {
+                return;
+            }
+            engine.increment_epoch();
+            let grace = Duration::from_secs(1);
+            if exit_when_stuck && finished.recv_timeout(grace) == Err(RecvTimeoutError::Timeout) {
+                eprintln!("error: {} (stuck in a host call)", Stopped::Timeout);
+                std::process::exit(i32::from(Stopped::Timeout.exit_code()));
+            }
+        })
+    });
     let run_start = Instant::now();
-    linker.module(&mut store, "", &module)?;
-    let start = linker.get_default(&mut store, "")?.typed::<(), ()>(&store)?;
-    let exit_code = match start.call(&mut store, ()) {
+    let called = linker.module(&mut store, "", &module).and_then(|linker| {
+        let start = linker.get_default(&mut store, "")?.typed::<(), ()>(&store)?;
+        start.call(&mut store, ())
+    });
+    drop(done);
+    if let Some(watchdog) = watchdog {
+        let _ = watchdog.join();
+    }
+    let exit_code = match called {
         Ok(()) => 0,
         Err(e) => match e.downcast_ref::<I32Exit>() {
             Some(exit) => exit.0,
             None => {
+                let stopped = Stopped::of(&e, store.data().limiter.hit);
                 drop(store);
-                let said = String::from_utf8_lossy(&collected(stderr)).into_owned();
-                let context = match said.is_empty() {
-                    true => "the guest failed".to_owned(),
-                    false => format!("the guest failed; its stderr:\n{said}"),
-                };
-                return Err(e.context(context));
+                let said = String::from_utf8_lossy(&stderr.take()).into_owned();
+                let e = e.context(stopped);
+                return Err(match said.is_empty() {
+                    true => e,
+                    false => e.context(format!("its stderr:\n{said}")),
+                });
             }
         },
     };
     let run = run_start.elapsed();
-    let fuel_consumed = options.fuel.map(|fuel| fuel - store.get_fuel().unwrap_or(0));
+    let fuel_consumed = limits.fuel.map(|fuel| fuel - store.get_fuel().unwrap_or(0));
     drop(store);
 
     if let Some(dump) = &options.dump {
         for (guest, dir) in &memory_dirs {
-            let to = memory::dump_path(dump, guest, memory_dirs.len() > 1);
+            let to = memory::dump_path(dump, guest, memory_dirs.len() > 1)?;
             dir.dump(&to).with_context(|| format!("dumping {guest} to {}", to.display()))?;
         }
     }
     let quota = policy.quota.as_ref().map(|q| (q.used(), q.limit()));
     let stats =
         Stats { meter: policy.meter.reading(), load, module: source, run, fuel_consumed, quota };
-    Ok(Outcome { exit_code, stdout: collected(stdout), stderr: collected(stderr), stats })
+    Ok(Outcome { exit_code, stdout: stdout.take(), stderr: stderr.take(), stats })
 }
 
-/// What a captured stream collected (nothing when the stream was inherited).
-fn collected(pipe: WritePipe<std::io::Cursor<Vec<u8>>>) -> Vec<u8> {
-    pipe.try_into_inner().map(|cursor| cursor.into_inner()).unwrap_or_default()
+/// The `toonstore-host` binary's exit code for an error of [`run`]: the stop's code for a
+/// guest that was stopped, [`limits::HOST_ERROR_EXIT`] for anything else.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    error.downcast_ref::<Stopped>().map_or(limits::HOST_ERROR_EXIT, |s| s.exit_code())
 }
 
 /// Gives the guest its directories, each behind the shim; returns the policy (with the quota
-/// charged for the files already there) and the memory directories to dump.
+/// charged for what is already there) and the memory directories to dump.
 fn preopen(
     ctx: &WasiCtx,
     options: &RunOptions,
     mut policy: Policy,
 ) -> anyhow::Result<(Policy, Vec<(String, MemoryDir)>)> {
-    if options.dump.is_some() && !options.memory {
-        bail!("--dump needs --memory");
-    }
     let mut memory_dirs = Vec::new();
-    let mut used = 0;
+    let mut used: u64 = 0;
     if options.memory {
         let default = [Preopen { host: PathBuf::new(), guest: "/data".into() }];
         let dirs = if options.dirs.is_empty() { &default[..] } else { &options.dirs };
@@ -224,46 +282,59 @@ fn preopen(
                 false => MemoryDir::load(&dir.host)
                     .with_context(|| format!("loading {} into memory", dir.host.display()))?,
             };
-            used += memory.bytes();
+            used = used.saturating_add(memory.usage());
             memory_dirs.push((dir.guest.clone(), memory));
         }
-    } else {
+    }
+    let mut real_dirs = Vec::new();
+    if !options.memory {
         for dir in &options.dirs {
-            used += bytes_under(&dir.host)
-                .with_context(|| format!("cannot read {}", dir.host.display()))?;
+            let opened = Dir::open_ambient_dir(&dir.host, ambient_authority())
+                .with_context(|| format!("cannot open {}", dir.host.display()))?;
+            if options.quota.is_some() {
+                let usage = usage_under(&opened, 0)
+                    .with_context(|| format!("cannot read {}", dir.host.display()))?;
+                used = used.saturating_add(usage);
+            }
+            real_dirs.push((dir.guest.clone(), opened));
         }
     }
-    policy.quota = options.quota.map(|limit| Arc::new(Quota::new(limit, used)));
-    if options.memory {
-        for (guest, memory) in &memory_dirs {
-            let shim = ShimDir::new(Box::new(memory.clone()), None, policy.clone());
-            ctx.push_preopened_dir(Box::new(shim), guest)?;
-        }
-    } else {
-        for dir in &options.dirs {
-            let host = dir
-                .host
-                .canonicalize()
-                .with_context(|| format!("cannot open {}", dir.host.display()))?;
-            let opened = Dir::open_ambient_dir(&host, ambient_authority())?;
-            let real = wasi_common::sync::dir::Dir::from_cap_std(opened);
-            let shim = ShimDir::new(Box::new(real), Some(host), policy.clone());
-            ctx.push_preopened_dir(Box::new(shim), &dir.guest)?;
-        }
+    let limit = match options.memory {
+        true => Some(options.quota.unwrap_or(limits::DEFAULT_MEMORY_QUOTA)),
+        false => options.quota,
+    };
+    policy.quota = limit.map(|limit| Arc::new(Quota::new(limit, used)));
+    for (guest, memory) in &memory_dirs {
+        let shim = ShimDir::new(Box::new(memory.clone()), policy.clone());
+        ctx.push_preopened_dir(Box::new(shim), guest)?;
+    }
+    for (guest, opened) in real_dirs {
+        ctx.push_preopened_dir(Box::new(ShimDir::real(opened, policy.clone())?), guest)?;
     }
     Ok((policy, memory_dirs))
 }
 
-/// Bytes of the regular files under `path` (symlinks are not followed).
-fn bytes_under(path: &Path) -> std::io::Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(path)? {
+/// The deepest tree a run starts on: accounting walks it with one open handle per level.
+const MAX_WALK_DEPTH: usize = 256;
+
+/// What the tree under `dir` costs against a quota (symlinks are not followed), saturating.
+fn usage_under(dir: &Dir, depth: usize) -> std::io::Result<u64> {
+    let mut total: u64 = 0;
+    for entry in dir.entries()? {
         let entry = entry?;
         let kind = entry.file_type()?;
+        let size = match kind.is_file() {
+            true => Some(entry.metadata()?.len()),
+            false => None,
+        };
+        total = total.saturating_add(shim::entry_cost(size));
         if kind.is_dir() {
-            total += bytes_under(&entry.path())?;
-        } else if kind.is_file() {
-            total += entry.metadata()?.len();
+            if depth >= MAX_WALK_DEPTH {
+                return Err(std::io::Error::other(format!(
+                    "deeper than {MAX_WALK_DEPTH} directories"
+                )));
+            }
+            total = total.saturating_add(usage_under(&entry.open_dir()?, depth + 1)?);
         }
     }
     Ok(total)

@@ -3,11 +3,17 @@
 //! directory and dumped to one at exit.
 //!
 //! Paths are resolved here, component by component: absolute paths are refused, `..` may not
-//! climb above the preopened directory, and there are no symlinks to follow out of it.
+//! climb above the preopened directory, and there are no symlinks to follow out of it. Names
+//! are checked as a file system would (no NUL, at most [`MAX_NAME`] bytes), trees are at most
+//! [`MAX_DEPTH`] directories deep (so nothing here recurses deeper than that), renames follow
+//! POSIX (a file never replaces a directory, a directory never moves into itself), and file
+//! sizes are reserved fallibly: a huge write fails with `ENOSPC` instead of aborting the host.
+//! What the tree may cost in all is the shim's quota (the host always sets one on memory
+//! directories).
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::io::{IoSlice, IoSliceMut, SeekFrom};
+use std::io::{IoSlice, IoSliceMut, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
@@ -16,6 +22,13 @@ use wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity};
 use wasi_common::file::{Advice, FdFlags, FileType, Filestat, OFlags};
 use wasi_common::snapshots::preview_1::types::Errno;
 use wasi_common::{Error, ErrorExt, SystemTimeSpec, WasiDir, WasiFile};
+
+use crate::shim::entry_cost;
+
+/// The longest name a directory entry may have, in bytes (Linux's `NAME_MAX`).
+pub const MAX_NAME: usize = 255;
+/// How many directories deep a memory tree may go below its preopened directory.
+pub const MAX_DEPTH: usize = 256;
 
 static NEXT_INODE: AtomicU64 = AtomicU64::new(1);
 
@@ -36,8 +49,8 @@ struct FileNode {
 #[derive(Debug)]
 struct DirNode {
     inode: u64,
-    /// `None` for the preopened directory: `..` stops there.
-    parent: Option<Weak<DirNode>>,
+    /// `None` for the preopened directory: `..` stops there. Moves update it.
+    parent: Mutex<Option<Weak<DirNode>>>,
     entries: Mutex<BTreeMap<String, Node>>,
 }
 
@@ -64,12 +77,66 @@ impl Node {
             ctim: None,
         }
     }
+
+    fn same(&self, other: &Node) -> bool {
+        match (self, other) {
+            (Node::File(a), Node::File(b)) => Arc::ptr_eq(a, b),
+            (Node::Dir(a), Node::Dir(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
 }
 
 impl DirNode {
     fn new(parent: Option<Weak<DirNode>>) -> Arc<DirNode> {
-        Arc::new(DirNode { inode: next_inode(), parent, entries: Mutex::default() })
+        Arc::new(DirNode {
+            inode: next_inode(),
+            parent: Mutex::new(parent),
+            entries: Mutex::default(),
+        })
     }
+
+    fn parent(&self) -> Option<Arc<DirNode>> {
+        lock(&self.parent).as_ref().and_then(Weak::upgrade)
+    }
+
+    /// Directories between this one and the preopened one (0 for the preopened one).
+    fn depth(&self) -> usize {
+        let mut depth = 0;
+        let mut at = self.parent();
+        while let Some(dir) = at {
+            depth += 1;
+            at = dir.parent();
+        }
+        depth
+    }
+
+    /// Levels of directories below this one (0 when it has no subdirectory).
+    fn height(&self) -> usize {
+        lock(&self.entries)
+            .values()
+            .filter_map(|node| match node {
+                Node::Dir(child) => Some(child.height() + 1),
+                Node::File(_) => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Refuses names no file system would take.
+fn check_name(name: &str) -> Result<(), Error> {
+    if name.len() > MAX_NAME {
+        return Err(Error::name_too_long().context("a name longer than 255 bytes"));
+    }
+    if name.contains('\0') {
+        return Err(Error::invalid_argument().context("a name with a NUL byte"));
+    }
+    Ok(())
+}
+
+fn too_deep() -> Error {
+    Error::name_too_long().context("deeper than the memory directory's 256 levels")
 }
 
 /// A directory of the in-memory tree (the preopened one, or one the guest opened inside it).
@@ -93,19 +160,21 @@ impl MemoryDir {
     /// A copy of the host directory `path` (regular files and directories; nothing else).
     pub fn load(path: &Path) -> std::io::Result<MemoryDir> {
         let memory = MemoryDir::new();
-        load_into(&memory.dir, path)?;
+        load_into(&memory.dir, path, 0)?;
         Ok(memory)
     }
 
-    /// Writes the tree into the host directory `path`, creating it and replacing files of
-    /// the same names.
+    /// Makes the host directory `path` hold exactly this tree: the tree is written into a
+    /// new directory beside `path` (files created exclusively, so no symlink is followed,
+    /// and synced), which then takes `path`'s place in one atomic exchange; the old
+    /// contents are removed after. A failure part-way leaves `path` as it was.
     pub fn dump(&self, path: &Path) -> std::io::Result<()> {
-        dump_from(&self.dir, path)
+        crate::dump::replace_dir(path, |staging| dump_into(&self.dir, staging))
     }
 
-    /// Bytes of all files in the tree.
-    pub fn bytes(&self) -> u64 {
-        bytes_under(&self.dir)
+    /// What the tree costs against a quota (see [`crate::shim::entry_cost`]).
+    pub fn usage(&self) -> u64 {
+        usage_under(&self.dir)
     }
 
     /// The parent directory of `path`'s last component, and that component (`None` for the
@@ -123,7 +192,10 @@ impl MemoryDir {
         match *last {
             "." => Ok((dir, None)),
             ".." => Ok((parent_of(&dir)?, None)),
-            name => Ok((dir, Some(name.to_owned()))),
+            name => {
+                check_name(name)?;
+                Ok((dir, Some(name.to_owned())))
+            }
         }
     }
 
@@ -136,25 +208,28 @@ impl MemoryDir {
 }
 
 fn parent_of(dir: &Arc<DirNode>) -> Result<Arc<DirNode>, Error> {
-    match &dir.parent {
-        None => Err(Error::from(Errno::Notcapable).context("`..` leaves the directory")),
-        Some(parent) => parent.upgrade().ok_or(Error::not_found()),
+    if lock(&dir.parent).is_none() {
+        return Err(Error::from(Errno::Notcapable).context("`..` leaves the directory"));
     }
+    dir.parent().ok_or(Error::not_found())
 }
 
 fn step(dir: &Arc<DirNode>, component: &str) -> Result<Arc<DirNode>, Error> {
     match component {
         "." => Ok(dir.clone()),
         ".." => parent_of(dir),
-        name => match lock(&dir.entries).get(name) {
-            Some(Node::Dir(child)) => Ok(child.clone()),
-            Some(Node::File(_)) => Err(Error::not_dir()),
-            None => Err(Error::not_found()),
-        },
+        name => {
+            check_name(name)?;
+            match lock(&dir.entries).get(name) {
+                Some(Node::Dir(child)) => Ok(child.clone()),
+                Some(Node::File(_)) => Err(Error::not_dir()),
+                None => Err(Error::not_found()),
+            }
+        }
     }
 }
 
-fn load_into(dir: &Arc<DirNode>, path: &Path) -> std::io::Result<()> {
+fn load_into(dir: &Arc<DirNode>, path: &Path, depth: usize) -> std::io::Result<()> {
     for entry in std::fs::read_dir(path)? {
         let entry = entry?;
         let name = entry
@@ -163,8 +238,14 @@ fn load_into(dir: &Arc<DirNode>, path: &Path) -> std::io::Result<()> {
             .map_err(|name| std::io::Error::other(format!("file name {name:?} is not UTF-8")))?;
         let kind = entry.file_type()?;
         let node = if kind.is_dir() {
+            if depth + 1 > MAX_DEPTH {
+                return Err(std::io::Error::other(format!(
+                    "{} is deeper than {MAX_DEPTH} directories",
+                    entry.path().display()
+                )));
+            }
             let child = DirNode::new(Some(Arc::downgrade(dir)));
-            load_into(&child, &entry.path())?;
+            load_into(&child, &entry.path(), depth + 1)?;
             Node::Dir(child)
         } else if kind.is_file() {
             let bytes = Mutex::new(std::fs::read(entry.path())?);
@@ -177,25 +258,35 @@ fn load_into(dir: &Arc<DirNode>, path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn dump_from(dir: &DirNode, path: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(path)?;
-    for (name, node) in lock(&dir.entries).iter() {
+fn dump_into(dir: &DirNode, to: &cap_std::fs::Dir) -> std::io::Result<()> {
+    let entries = lock(&dir.entries).clone();
+    for (name, node) in entries {
+        check_name(&name).map_err(|_| std::io::Error::other(format!("bad name {name:?}")))?;
         match node {
-            Node::File(file) => std::fs::write(path.join(name), &*lock(&file.bytes))?,
-            Node::Dir(child) => dump_from(child, &path.join(name))?,
+            Node::File(file) => {
+                let mut options = cap_std::fs::OpenOptions::new();
+                let mut out = to.open_with(&name, options.write(true).create_new(true))?;
+                out.write_all(&lock(&file.bytes))?;
+                out.sync_all()?;
+            }
+            Node::Dir(child) => {
+                to.create_dir(&name)?;
+                dump_into(&child, &to.open_dir(&name)?)?;
+                crate::shim::sync_dir(to, Path::new(&name))?;
+            }
         }
     }
     Ok(())
 }
 
-fn bytes_under(dir: &DirNode) -> u64 {
+fn usage_under(dir: &DirNode) -> u64 {
     lock(&dir.entries)
         .values()
         .map(|node| match node {
-            Node::File(file) => lock(&file.bytes).len() as u64,
-            Node::Dir(child) => bytes_under(child),
+            Node::File(file) => entry_cost(Some(lock(&file.bytes).len() as u64)),
+            Node::Dir(child) => entry_cost(None).saturating_add(usage_under(child)),
         })
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 #[async_trait::async_trait]
@@ -260,6 +351,9 @@ impl WasiDir for MemoryDir {
         if entries.contains_key(&name) {
             return Err(Error::exist());
         }
+        if dir.depth() + 1 > MAX_DEPTH {
+            return Err(too_deep());
+        }
         entries.insert(name, Node::Dir(DirNode::new(Some(Arc::downgrade(&dir)))));
         Ok(())
     }
@@ -268,7 +362,7 @@ impl WasiDir for MemoryDir {
         &self,
         cursor: ReaddirCursor,
     ) -> Result<Box<dyn Iterator<Item = Result<ReaddirEntity, Error>> + Send>, Error> {
-        let parent_inode = self.dir.parent.as_ref().and_then(Weak::upgrade).map(|p| p.inode);
+        let parent_inode = self.dir.parent().map(|p| p.inode);
         let mut listing = vec![
             (".".to_owned(), self.dir.inode, FileType::Directory),
             ("..".to_owned(), parent_inode.unwrap_or(self.dir.inode), FileType::Directory),
@@ -334,7 +428,34 @@ impl WasiDir for MemoryDir {
         let (to_dir, to_name) = dest_dir.resolve_parent(dest)?;
         let (from_name, to_name) =
             from_name.zip(to_name).ok_or(Error::invalid_argument().context("rename of `.`"))?;
-        let node = lock(&from_dir.entries).remove(&from_name).ok_or(Error::not_found())?;
+        let node = lock(&from_dir.entries).get(&from_name).cloned().ok_or(Error::not_found())?;
+        let target = lock(&to_dir.entries).get(&to_name).cloned();
+        // As POSIX `rename`: onto itself does nothing; a file never replaces a directory nor
+        // a directory a file; a directory replaces only an empty one and never moves into
+        // its own subtree.
+        match (&node, &target) {
+            (_, Some(target)) if node.same(target) => return Ok(()),
+            (Node::File(_), Some(Node::Dir(_))) => return Err(Error::from(Errno::Isdir)),
+            (Node::Dir(_), Some(Node::File(_))) => return Err(Error::not_dir()),
+            (Node::Dir(_), Some(Node::Dir(target))) if !lock(&target.entries).is_empty() => {
+                return Err(Error::from(Errno::Notempty));
+            }
+            _ => {}
+        }
+        if let Node::Dir(moved) = &node {
+            let mut at = Some(to_dir.clone());
+            while let Some(dir) = at {
+                if Arc::ptr_eq(&dir, moved) {
+                    return Err(Error::invalid_argument().context("a directory into itself"));
+                }
+                at = dir.parent();
+            }
+            if to_dir.depth() + 1 + moved.height() > MAX_DEPTH {
+                return Err(too_deep());
+            }
+            *lock(&moved.parent) = Some(Arc::downgrade(&to_dir));
+        }
+        lock(&from_dir.entries).remove(&from_name);
         lock(&to_dir.entries).insert(to_name, node);
         Ok(())
     }
@@ -349,6 +470,17 @@ impl WasiDir for MemoryDir {
         // No times are kept; the call succeeds for what exists.
         self.lookup(path).map(drop)
     }
+}
+
+/// Resizes a file's bytes, failing with `ENOSPC` when the host cannot allocate them.
+fn resize(bytes: &mut Vec<u8>, size: usize) -> Result<(), Error> {
+    if let Some(more) = size.checked_sub(bytes.len()) {
+        bytes
+            .try_reserve_exact(more)
+            .map_err(|_| Error::from(Errno::Nospc).context("the host has no memory for it"))?;
+    }
+    bytes.resize(size, 0);
+    Ok(())
 }
 
 /// An open file of the in-memory tree, with its own position for cursor reads and writes.
@@ -378,10 +510,10 @@ impl MemoryFile {
         let mut bytes = lock(&self.file.bytes);
         let start = offset.unwrap_or(bytes.len() as u64);
         let len: u64 = bufs.iter().map(|b| b.len() as u64).sum();
-        let end = usize::try_from(start + len).map_err(|_| Error::from(Errno::Fbig))?;
-        if bytes.len() < end {
-            bytes.resize(end, 0);
-        }
+        let end = start.checked_add(len).and_then(|end| usize::try_from(end).ok());
+        let end = end.ok_or(Error::from(Errno::Fbig))?;
+        let size = end.max(bytes.len());
+        resize(&mut bytes, size)?;
         let mut at = start as usize;
         for buf in bufs {
             bytes[at..at + buf.len()].copy_from_slice(buf);
@@ -423,8 +555,7 @@ impl WasiFile for MemoryFile {
             return Err(Error::badf().context("the file is not open for writing"));
         }
         let size = usize::try_from(size).map_err(|_| Error::from(Errno::Fbig))?;
-        lock(&self.file.bytes).resize(size, 0);
-        Ok(())
+        resize(&mut lock(&self.file.bytes), size)
     }
 
     async fn advise(&self, _offset: u64, _len: u64, _advice: Advice) -> Result<(), Error> {
@@ -498,9 +629,13 @@ impl WasiFile for MemoryFile {
 }
 
 /// Where the dump of memory directory `guest` goes when several are dumped into `dir`.
-pub fn dump_path(dir: &Path, guest: &str, several: bool) -> PathBuf {
-    match several {
-        true => dir.join(guest.trim_start_matches('/')),
-        false => dir.to_path_buf(),
+pub fn dump_path(dir: &Path, guest: &str, several: bool) -> std::io::Result<PathBuf> {
+    if !several {
+        return Ok(dir.to_path_buf());
+    }
+    let relative = Path::new(guest.trim_start_matches('/'));
+    match relative.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+        true if !relative.as_os_str().is_empty() => Ok(dir.join(relative)),
+        _ => Err(std::io::Error::other(format!("cannot dump guest directory {guest:?}"))),
     }
 }

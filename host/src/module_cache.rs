@@ -2,18 +2,28 @@
 //!
 //! The key is a BLAKE3 hash of the module's bytes together with wasmtime's compatibility
 //! hash of the engine (its version and the settings that change code, such as fuel), so a
-//! new wasmtime or other settings never load code compiled for the old ones. Entries are
-//! written to a temporary name and renamed into place, so a reader never sees half of one.
+//! new wasmtime or other settings never load code compiled for the old ones.
 //!
-//! Loading compiled code is trusting it: the cache directory must be writable only by those
-//! who may run code on this host (wasmtime also checks each entry's header and refuses
-//! entries from another version or configuration; those are compiled afresh).
+//! Loading compiled code is trusting it: whoever can write an entry can run native code in
+//! the host. So the cache is used only from a directory that the user owns, that no one else
+//! may write, under parents only the user or root may change ([`check_dir`]); the run refuses
+//! any `--dir` or `--dump` that overlaps it ([`check_overlap`]), so no guest can reach it.
+//! Each entry records the BLAKE3 hash of its key and artifact and is checked, in memory, before
+//! wasmtime reads it: an entry written for another key, torn or changed is compiled afresh.
+//! Entries are written to an exclusively created file of a random name, synced, then renamed
+//! into place, so a reader never sees half of one and concurrent runs never mix two.
 
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Component, Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use wasmtime::{Engine, Module};
+
+/// What an entry starts with, before its hash and artifact.
+const ENTRY_MAGIC: &[u8; 8] = b"tshc\x01\0\0\0";
+const HASH_LEN: usize = 32;
 
 /// Where a run's module came from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -69,6 +79,7 @@ pub fn key(engine: &Engine, wasm: &[u8]) -> String {
 }
 
 /// The module at `path`, from `cache_dir` when it holds it, else compiled (and stored there).
+/// A cache directory that fails [`check_dir`] is an error.
 pub fn load(
     engine: &Engine,
     path: &Path,
@@ -78,16 +89,24 @@ pub fn load(
     let Some(dir) = cache_dir else {
         return Ok((Module::new(engine, &wasm)?, Source::Compiled));
     };
-    let entry = dir.join(format!("{}.cwasm", key(engine, &wasm)));
-    if entry.exists() {
-        // SAFETY: entries are written only by `store` below, into a directory the user owns
-        // (see the module comment); wasmtime checks the header's version and settings.
-        if let Ok(module) = unsafe { Module::deserialize_file(engine, &entry) } {
+    check_dir(dir)?;
+    let key = key(engine, &wasm);
+    let entry = dir.join(format!("{key}.cwasm"));
+    if let Ok(bytes) = std::fs::read(&entry)
+        && let Some(artifact) = verified(&key, &bytes)
+    {
+        // SAFETY: `Module::deserialize` runs the native code it is given, so that code must be
+        // what wasmtime compiled for this key. It is: the bytes are a copy in our memory (no
+        // file can change under them), they carry the BLAKE3 hash of this key and artifact
+        // that `store` wrote, and they come from a directory only this user can write
+        // (`check_dir`) that no guest can reach (`check_overlap`, enforced by the run).
+        // wasmtime checks the header's version and settings too.
+        if let Ok(module) = unsafe { Module::deserialize(engine, artifact) } {
             return Ok((module, Source::Cached));
         }
     }
     let module = Module::new(engine, &wasm)?;
-    let source = match store(&module, dir, &entry) {
+    let source = match store(&module, &key, dir, &entry) {
         Ok(()) => Source::CompiledAndStored,
         // A cache that cannot be written costs the next start its compile, nothing more.
         Err(_) => Source::Compiled,
@@ -95,10 +114,117 @@ pub fn load(
     Ok((module, source))
 }
 
-fn store(module: &Module, dir: &Path, entry: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let temporary = dir.join(format!(".{}.tmp", std::process::id()));
-    std::fs::write(&temporary, module.serialize()?)?;
-    std::fs::rename(&temporary, entry)?;
+/// The artifact inside an entry, when the entry is the one `store` wrote for `key`.
+fn verified<'a>(key: &str, entry: &'a [u8]) -> Option<&'a [u8]> {
+    let rest = entry.strip_prefix(ENTRY_MAGIC)?;
+    let (hash, artifact) = rest.split_at_checked(HASH_LEN)?;
+    (hash == entry_hash(key, artifact).as_bytes()).then_some(artifact)
+}
+
+fn entry_hash(key: &str, artifact: &[u8]) -> blake3::Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(key.as_bytes());
+    hasher.update(artifact);
+    hasher.finalize()
+}
+
+fn store(module: &Module, key: &str, dir: &Path, entry: &Path) -> anyhow::Result<()> {
+    let artifact = module.serialize()?;
+    let mut file = tempfile::Builder::new().prefix(".entry-").tempfile_in(dir)?;
+    file.write_all(ENTRY_MAGIC)?;
+    file.write_all(entry_hash(key, &artifact).as_bytes())?;
+    file.write_all(&artifact)?;
+    file.as_file().sync_all()?;
+    file.persist(entry)?;
     Ok(())
+}
+
+/// Creates the cache directory (mode 0700) if it is missing and checks that only this user
+/// can change what is in it: it is owned by the user and not writable by group or others,
+/// and so is every parent, except that a parent may be root's, and one writable by others
+/// must be sticky (as `/tmp` is: no one may rename another's entries there).
+pub fn check_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the module cache {}", dir.display()))?;
+    let canonical = dir.canonicalize()?;
+    let me = rustix::process::geteuid().as_raw();
+    let refuse = |at: &Path, why: &str| {
+        anyhow::anyhow!(
+            "refusing the module cache {}: {} {why} (loading its entries would run whatever \
+             native code is there; fix its permissions, pick another --cache-dir, or use \
+             --no-cache)",
+            dir.display(),
+            at.display()
+        )
+    };
+    let meta = std::fs::metadata(&canonical)?;
+    if meta.uid() != me {
+        return Err(refuse(&canonical, "is owned by another user"));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(refuse(&canonical, "is writable by group or others"));
+    }
+    for parent in canonical.ancestors().skip(1) {
+        let meta = std::fs::metadata(parent)?;
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(refuse(parent, "is owned by another user"));
+        }
+        if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
+            return Err(refuse(parent, "is writable by others and not sticky"));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a run in which the cache directory and any of `paths` (the guest's directories,
+/// the dump target) contain one another: a guest could then write cache entries.
+pub fn check_overlap<'a>(
+    cache_dir: &Path,
+    paths: impl IntoIterator<Item = &'a Path>,
+) -> anyhow::Result<()> {
+    let cache = resolved(cache_dir)?;
+    for path in paths {
+        let other = resolved(path)?;
+        if other.starts_with(&cache) || cache.starts_with(&other) {
+            bail!(
+                "{} overlaps the module cache {}: a guest could plant native code there (use \
+                 another --cache-dir, or --no-cache)",
+                path.display(),
+                cache_dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `path` with symlinks resolved as far as it exists, and the rest appended.
+fn resolved(path: &Path) -> anyhow::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        match existing.canonicalize() {
+            Ok(canonical) => {
+                let mut full = canonical;
+                for component in rest.iter().rev() {
+                    match component {
+                        Component::ParentDir => {
+                            full.pop();
+                        }
+                        Component::Normal(name) => full.push(name),
+                        _ => {}
+                    }
+                }
+                return Ok(full);
+            }
+            Err(_) => {
+                let Some(parent) = existing.parent() else { return Ok(absolute) };
+                rest.push(existing.components().next_back().expect("a last component"));
+                existing = parent;
+            }
+        }
+    }
 }

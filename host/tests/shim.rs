@@ -21,7 +21,8 @@ fn a_quota_stops_writes_with_store_full_and_the_store_reopens() {
         let key = format!("k{i}");
         let document = big_document(i);
         let mut run = options(toonstore_wasm(), &root, &["--db", "db", "put", &key, &document]);
-        run.quota = Some(512 * 1024);
+        // The store keeps a 256 KiB reserve, and every file costs its name and whole blocks.
+        run.quota = Some(768 * 1024);
         let outcome = toonstore_host::run(&run).unwrap();
         if outcome.exit_code != 0 {
             break outcome;
@@ -145,10 +146,10 @@ fn the_guest_cannot_leave_its_directories() {
 fn fuel_stops_a_guest_that_runs_too_long() {
     let root = temp_dir("fuel");
     let mut run = options(toonstore_wasm(), &root, &["--db", "db", "put", "k", "a: 1"]);
-    run.fuel = Some(10_000);
+    run.limits.fuel = Some(10_000);
     let error = toonstore_host::run(&run).unwrap_err();
     assert!(format!("{error:#}").contains("fuel"), "{error:#}");
-    run.fuel = Some(1_000_000_000);
+    run.limits.fuel = Some(1_000_000_000);
     let outcome = run_ok(&run);
     let consumed = outcome.stats.fuel_consumed.unwrap();
     assert!(consumed > 10_000 && consumed < 1_000_000_000, "{consumed}");

@@ -98,3 +98,4 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>) {
         }
     }
 }
+pub mod guest;
