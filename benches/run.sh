@@ -30,6 +30,33 @@ case "$section" in
     wasmtime run --dir "$work::/work" "$module" /work > "$data/wasi-wasmtime.json"
     target/release/examples/start_time target/wasm32-wasip1/release/toonstore.wasm \
       > "$data/wasi-start.json"
+    # The shim against its previous code (REV, default: before issue 11): the previous host
+    # is built in a worktree into this target directory (so wasmtime is not built twice),
+    # copied aside, and run in turns with this tree's, without and with a quota.
+    rev="${2:-26b56e8}"
+    base=target/bench-previous-host
+    if [ "$(git -C "$base" rev-parse HEAD 2>/dev/null)" != "$(git rev-parse "$rev")" ]; then
+      rm -rf "$base" && git worktree prune
+      git worktree add --detach "$base" "$rev"
+    fi
+    (cd "$base" && CARGO_TARGET_DIR="$OLDPWD/target" cargo build --release -p toonstore-host --bin toonstore-host)
+    cp target/release/toonstore-host "$data/toonstore-host-previous"
+    cargo build --release -p toonstore-host --bin toonstore-host
+    rm -f "$data"/shim-*.json
+    for round in 1 2 3 4 5; do
+      for which in current previous; do
+        host=target/release/toonstore-host
+        [ "$which" = previous ] && host=$data/toonstore-host-previous
+        for quota in free quota; do
+          flags=()
+          [ "$quota" = quota ] && flags=(--quota 8589934592)
+          rm -rf "$work" && mkdir -p "$work"
+          "$host" run --cache-dir "$data/module-cache-$which" "${flags[@]}" --dir "$work::/work" \
+            "$module" -- /work > "$data/shim-$which-$quota-$round.json"
+        done
+      done
+    done
+    git rev-parse --short "$rev" > "$data/shim-rev.txt"
     rm -rf "$work"
     ;;
   previous)

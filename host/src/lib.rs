@@ -8,12 +8,18 @@
 //! [`run`] is the whole program: the `toonstore-host` binary parses its flags into a
 //! [`RunOptions`] and calls it.
 
+// The crate's one unsafe call is `Module::deserialize` in `module_cache`, allowed there.
+#![deny(unsafe_code)]
+
 pub mod dump;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod memory;
 pub mod module_cache;
 pub mod shim;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, channel};
@@ -152,10 +158,11 @@ pub fn run(options: &RunOptions) -> anyhow::Result<Outcome> {
     if options.dump.is_some() && !options.memory {
         bail!("--dump needs --memory");
     }
-    if let Some(cache) = &options.cache_dir {
-        let reachable = options.dirs.iter().map(|dir| dir.host.as_path());
-        module_cache::check_overlap(cache, reachable.chain(options.dump.as_deref()))?;
-    }
+    // Even without a cache this run: another run's cache must stay out of every guest's reach.
+    let protected = module_cache::protected_dirs(options.cache_dir.as_deref());
+    protected.iter().for_each(|dir| module_cache::ensure_protected(dir));
+    let reachable = options.dirs.iter().map(|dir| dir.host.as_path());
+    module_cache::check_overlap(&protected, reachable.chain(options.dump.as_deref()))?;
     let limits = &options.limits;
     let engine = engine(limits)?;
     let load_start = Instant::now();
@@ -166,7 +173,8 @@ pub fn run(options: &RunOptions) -> anyhow::Result<Outcome> {
     let mut policy = Policy::default();
     policy.read_only = options.read_only;
     policy.max_handles = limits.max_handles;
-    let deadline = limits.timeout.map(|timeout| Instant::now() + timeout);
+    // A timeout too long to add to the clock is no timeout.
+    let deadline = limits.timeout.and_then(|timeout| Instant::now().checked_add(timeout));
     let sched = Box::new(DeadlineSched { inner: sched_ctx(), deadline });
     let mut ctx = WasiCtx::new(random_ctx(), clocks_ctx(), sched, Table::new());
     let program = options.module.file_name().map_or("module".into(), |n| n.to_string_lossy());
@@ -192,6 +200,7 @@ pub fn run(options: &RunOptions) -> anyhow::Result<Outcome> {
 
     let mut linker: Linker<Guest> = Linker::new(&engine);
     wasi_common::sync::add_to_linker(&mut linker, |guest| &mut guest.wasi)?;
+    limits::bound_array_calls(&mut linker, |guest| &mut guest.wasi)?;
     let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
     let limiter = Limiter { max_memory, hit: false };
     let mut store = Store::new(&engine, Guest { wasi: ctx, limiter });
@@ -248,8 +257,10 @@ pub fn run(options: &RunOptions) -> anyhow::Result<Outcome> {
 
     if let Some(dump) = &options.dump {
         for (guest, dir) in &memory_dirs {
-            let to = memory::dump_path(dump, guest, memory_dirs.len() > 1)?;
-            dir.dump(&to).with_context(|| format!("dumping {guest} to {}", to.display()))?;
+            let inside = memory::dump_path(guest, memory_dirs.len() > 1)?;
+            let to = dump.join(&inside);
+            dir.dump(dump, &inside)
+                .with_context(|| format!("dumping {guest} to {}", to.display()))?;
         }
     }
     let quota = policy.quota.as_ref().map(|q| (q.used(), q.limit()));
@@ -273,13 +284,14 @@ fn preopen(
 ) -> anyhow::Result<(Policy, Vec<(String, MemoryDir)>)> {
     let mut memory_dirs = Vec::new();
     let mut used: u64 = 0;
+    let memory_quota = options.quota.unwrap_or(limits::DEFAULT_MEMORY_QUOTA);
     if options.memory {
         let default = [Preopen { host: PathBuf::new(), guest: "/data".into() }];
         let dirs = if options.dirs.is_empty() { &default[..] } else { &options.dirs };
         for dir in dirs {
             let memory = match dir.host.as_os_str().is_empty() || !dir.host.exists() {
                 true => MemoryDir::new(),
-                false => MemoryDir::load(&dir.host)
+                false => MemoryDir::load(&dir.host, memory_quota.saturating_sub(used))
                     .with_context(|| format!("loading {} into memory", dir.host.display()))?,
             };
             used = used.saturating_add(memory.usage());
@@ -287,12 +299,14 @@ fn preopen(
         }
     }
     let mut real_dirs = Vec::new();
+    // Files reached twice (hard links, overlapping preopens) count their bytes once.
+    let mut seen = HashSet::new();
     if !options.memory {
         for dir in &options.dirs {
             let opened = Dir::open_ambient_dir(&dir.host, ambient_authority())
                 .with_context(|| format!("cannot open {}", dir.host.display()))?;
             if options.quota.is_some() {
-                let usage = usage_under(&opened, 0)
+                let usage = usage_under(&opened, 0, &mut seen)
                     .with_context(|| format!("cannot read {}", dir.host.display()))?;
                 used = used.saturating_add(usage);
             }
@@ -300,7 +314,7 @@ fn preopen(
         }
     }
     let limit = match options.memory {
-        true => Some(options.quota.unwrap_or(limits::DEFAULT_MEMORY_QUOTA)),
+        true => Some(memory_quota),
         false => options.quota,
     };
     policy.quota = limit.map(|limit| Arc::new(Quota::new(limit, used)));
@@ -317,14 +331,19 @@ fn preopen(
 /// The deepest tree a run starts on: accounting walks it with one open handle per level.
 const MAX_WALK_DEPTH: usize = 256;
 
-/// What the tree under `dir` costs against a quota (symlinks are not followed), saturating.
-fn usage_under(dir: &Dir, depth: usize) -> std::io::Result<u64> {
+/// What the tree under `dir` costs against a quota, as the shim counts (symlinks are not
+/// followed; a file's bytes once however many names in `seen` it has), saturating.
+fn usage_under(dir: &Dir, depth: usize, seen: &mut HashSet<(u64, u64)>) -> std::io::Result<u64> {
+    use cap_std::fs::MetadataExt;
     let mut total: u64 = 0;
     for entry in dir.entries()? {
         let entry = entry?;
         let kind = entry.file_type()?;
         let size = match kind.is_file() {
-            true => Some(entry.metadata()?.len()),
+            true => {
+                let meta = entry.metadata()?;
+                seen.insert((meta.dev(), meta.ino())).then_some(meta.len())
+            }
             false => None,
         };
         total = total.saturating_add(shim::entry_cost(size));
@@ -334,7 +353,7 @@ fn usage_under(dir: &Dir, depth: usize) -> std::io::Result<u64> {
                     "deeper than {MAX_WALK_DEPTH} directories"
                 )));
             }
-            total = total.saturating_add(usage_under(&entry.open_dir()?, depth + 1)?);
+            total = total.saturating_add(usage_under(&entry.open_dir()?, depth + 1, seen)?);
         }
     }
     Ok(total)

@@ -3,7 +3,8 @@
 //! | Limit | Flag | Default | When passed |
 //! |---|---|---|---|
 //! | linear memory | `--max-memory` | [`DEFAULT_MAX_MEMORY`] | the guest stops, [`Stopped::Memory`] |
-//! | memories, tables, table elements, instances | fixed | 1, 4, 1,000,000, 1 | the same |
+//! | memories, tables, elements per table, instances | fixed | 1, 4, 1,000,000, 1 | the same |
+//! | buffers per read or write, subscriptions per poll | fixed | [`MAX_IOVECS`], [`MAX_SUBSCRIPTIONS`] | the call fails with `EINVAL` |
 //! | wall-clock time | `--timeout` | none | the guest stops, [`Stopped::Timeout`] |
 //! | fuel (about one unit per instruction) | `--fuel` | none | the guest stops, [`Stopped::Fuel`] |
 //! | captured stdout and stderr, each | `RunOptions::limits` | [`DEFAULT_MAX_OUTPUT`] | the guest stops, [`Stopped::Output`] |
@@ -31,7 +32,7 @@ pub const DEFAULT_MAX_MEMORY: u64 = 2 << 30;
 pub const DEFAULT_MAX_OUTPUT: u64 = 64 << 20;
 /// The quota of memory directories when the run sets none: they live in host memory.
 pub const DEFAULT_MEMORY_QUOTA: u64 = 1 << 30;
-/// Elements a guest's tables may hold together.
+/// Elements each of a guest's tables may hold.
 pub const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 /// Exit code of the `toonstore-host` binary when it could not run the module at all (bad
 /// flags, a module that does not compile, a refused cache or directory, a failed dump).
@@ -67,6 +68,65 @@ impl Default for Limits {
             exit_when_stuck: false,
         }
     }
+}
+
+/// The most buffers one read or write may name (Linux's `IOV_MAX`). wasi-common copies a
+/// call's buffer list into host vectors before looking at it, about 40 bytes per entry: a
+/// guest naming 2^28 of them would make the host allocate gigabytes.
+pub const MAX_IOVECS: u32 = 1024;
+/// The most subscriptions one `poll_oneoff` may name, for the same reason.
+pub const MAX_SUBSCRIPTIONS: u32 = 4096;
+/// WASI's `EINVAL`.
+const EINVAL: i32 = 28;
+
+/// Puts a bound on the arrays a guest hands wasi-common (see [`MAX_IOVECS`]): each call that
+/// takes one is redefined as a check followed by wasi-common's own implementation (the same
+/// function its linker glue calls, with the same memory and context).
+pub(crate) fn bound_array_calls<T: 'static>(
+    linker: &mut wasmtime::Linker<T>,
+    wasi: fn(&mut T) -> &mut wasi_common::WasiCtx,
+) -> anyhow::Result<()> {
+    use wasi_common::snapshots::{
+        preview_0::wasi_unstable as p0, preview_1::wasi_snapshot_preview1 as p1,
+    };
+    use wasmtime::{Caller, Extern};
+
+    /// The guest's memory and WASI context, as wiggle's glue finds them.
+    fn parts<'a, T>(
+        caller: &'a mut Caller<'_, T>,
+        wasi: fn(&mut T) -> &mut wasi_common::WasiCtx,
+    ) -> anyhow::Result<(wiggle::GuestMemory<'a>, &'a mut wasi_common::WasiCtx)> {
+        let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+            anyhow::bail!("missing required memory export");
+        };
+        let (bytes, data) = memory.data_and_store_mut(caller);
+        Ok((wiggle::GuestMemory::Unshared(bytes), wasi(data)))
+    }
+
+    macro_rules! bounded {
+        ($module:literal, $snapshot:ident, $name:ident, $max:expr, ($($arg:ident: $ty:ty),*), $count:ident) => {
+            linker.func_wrap($module, stringify!($name), move |mut caller: Caller<'_, T>, $($arg: $ty),*| {
+                if $count as u32 > $max {
+                    return Ok(EINVAL);
+                }
+                let (mut memory, ctx) = parts(&mut caller, wasi)?;
+                wiggle::run_in_dummy_executor($snapshot::$name(ctx, &mut memory, $($arg),*))?
+            })?;
+        };
+    }
+    linker.allow_shadowing(true);
+    bounded!("wasi_snapshot_preview1", p1, fd_read, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, out: i32), count);
+    bounded!("wasi_snapshot_preview1", p1, fd_write, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, out: i32), count);
+    bounded!("wasi_snapshot_preview1", p1, fd_pread, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, at: i64, out: i32), count);
+    bounded!("wasi_snapshot_preview1", p1, fd_pwrite, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, at: i64, out: i32), count);
+    bounded!("wasi_snapshot_preview1", p1, poll_oneoff, MAX_SUBSCRIPTIONS, (subs: i32, events: i32, count: i32, out: i32), count);
+    bounded!("wasi_unstable", p0, fd_read, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, out: i32), count);
+    bounded!("wasi_unstable", p0, fd_write, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, out: i32), count);
+    bounded!("wasi_unstable", p0, fd_pread, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, at: i64, out: i32), count);
+    bounded!("wasi_unstable", p0, fd_pwrite, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, at: i64, out: i32), count);
+    bounded!("wasi_unstable", p0, poll_oneoff, MAX_SUBSCRIPTIONS, (subs: i32, events: i32, count: i32, out: i32), count);
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// Why a guest stopped before it exited: in the chain of the error [`crate::run`] returns.
@@ -205,7 +265,7 @@ impl WasiSched for DeadlineSched {
         if let Some(left) = self.left()
             && poll.rw_subscriptions().next().is_none()
             && let Some(clock) = poll.earliest_clock_deadline()
-            && clock.duration_until().is_none_or(|until| until >= left)
+            && clock.duration_until().is_some_and(|until| until >= left)
         {
             std::thread::sleep(left);
             return Err(DeadlineSched::timed_out());

@@ -2,6 +2,8 @@
 //! [--memory [--dump DIR]] [--max-memory BYTES] [--timeout DURATION] [--fuel N]
 //! [--max-files N] [--stats] MODULE.wasm -- ARGS...`
 
+#![deny(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -52,6 +52,9 @@ struct DirNode {
     /// `None` for the preopened directory: `..` stops there. Moves update it.
     parent: Mutex<Option<Weak<DirNode>>>,
     entries: Mutex<BTreeMap<String, Node>>,
+    /// Removed from the tree (a handle may still hold it): as on a real file system, nothing
+    /// new can be created in it.
+    removed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone, Debug)]
@@ -93,7 +96,16 @@ impl DirNode {
             inode: next_inode(),
             parent: Mutex::new(parent),
             entries: Mutex::default(),
+            removed: Default::default(),
         })
+    }
+
+    /// Refuses new entries in a directory that is no longer in the tree (`ENOENT`, as Linux).
+    fn check_present(&self) -> Result<(), Error> {
+        match self.removed.load(Relaxed) {
+            true => Err(Error::not_found().context("the directory was removed")),
+            false => Ok(()),
+        }
     }
 
     fn parent(&self) -> Option<Arc<DirNode>> {
@@ -135,6 +147,17 @@ fn check_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The longest path a call may name, in bytes (Linux's `PATH_MAX`).
+pub const MAX_PATH: usize = 4096;
+
+/// Refuses paths longer than [`MAX_PATH`] before looking at them.
+pub(crate) fn check_path_len(path: &str) -> Result<(), Error> {
+    match path.len() > MAX_PATH {
+        true => Err(Error::name_too_long().context("a path longer than 4096 bytes")),
+        false => Ok(()),
+    }
+}
+
 fn too_deep() -> Error {
     Error::name_too_long().context("deeper than the memory directory's 256 levels")
 }
@@ -157,19 +180,23 @@ impl MemoryDir {
         MemoryDir { dir: DirNode::new(None) }
     }
 
-    /// A copy of the host directory `path` (regular files and directories; nothing else).
-    pub fn load(path: &Path) -> std::io::Result<MemoryDir> {
+    /// A copy of the host directory `path` (regular files and directories; nothing else),
+    /// refused when it would cost more than `budget` (see [`crate::shim::entry_cost`]): nothing
+    /// is read past it, so a huge (even sparse) file cannot fill the host's memory.
+    pub fn load(path: &Path, budget: u64) -> std::io::Result<MemoryDir> {
         let memory = MemoryDir::new();
-        load_into(&memory.dir, path, 0)?;
+        let mut left = budget;
+        load_into(&memory.dir, path, 0, &mut left).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("{e} (loading {})", path.display()))
+        })?;
         Ok(memory)
     }
 
-    /// Makes the host directory `path` hold exactly this tree: the tree is written into a
-    /// new directory beside `path` (files created exclusively, so no symlink is followed,
-    /// and synced), which then takes `path`'s place in one atomic exchange; the old
-    /// contents are removed after. A failure part-way leaves `path` as it was.
-    pub fn dump(&self, path: &Path) -> std::io::Result<()> {
-        crate::dump::replace_dir(path, |staging| dump_into(&self.dir, staging))
+    /// Makes the host directory `inside` of `base` (`base` itself when `inside` is empty)
+    /// hold exactly this tree: see [`crate::dump::replace_dir`]. A failure part-way leaves it
+    /// as it was.
+    pub fn dump(&self, base: &Path, inside: &Path) -> std::io::Result<()> {
+        crate::dump::replace_dir(base, inside, |staging| dump_into(&self.dir, staging))
     }
 
     /// What the tree costs against a quota (see [`crate::shim::entry_cost`]).
@@ -183,6 +210,7 @@ impl MemoryDir {
         if path.starts_with('/') {
             return Err(Error::from(Errno::Notcapable).context("absolute path"));
         }
+        check_path_len(path)?;
         let mut dir = self.dir.clone();
         let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
         let Some((last, walk)) = components.split_last() else { return Ok((dir, None)) };
@@ -229,7 +257,7 @@ fn step(dir: &Arc<DirNode>, component: &str) -> Result<Arc<DirNode>, Error> {
     }
 }
 
-fn load_into(dir: &Arc<DirNode>, path: &Path, depth: usize) -> std::io::Result<()> {
+fn load_into(dir: &Arc<DirNode>, path: &Path, depth: usize, left: &mut u64) -> std::io::Result<()> {
     for entry in std::fs::read_dir(path)? {
         let entry = entry?;
         let name = entry
@@ -237,6 +265,13 @@ fn load_into(dir: &Arc<DirNode>, path: &Path, depth: usize) -> std::io::Result<(
             .into_string()
             .map_err(|name| std::io::Error::other(format!("file name {name:?} is not UTF-8")))?;
         let kind = entry.file_type()?;
+        let size = match kind.is_file() {
+            true => Some(entry.metadata()?.len()),
+            false => None,
+        };
+        *left = left.checked_sub(entry_cost(size)).ok_or_else(|| {
+            std::io::Error::other(format!("{} does not fit in the quota", entry.path().display()))
+        })?;
         let node = if kind.is_dir() {
             if depth + 1 > MAX_DEPTH {
                 return Err(std::io::Error::other(format!(
@@ -245,7 +280,7 @@ fn load_into(dir: &Arc<DirNode>, path: &Path, depth: usize) -> std::io::Result<(
                 )));
             }
             let child = DirNode::new(Some(Arc::downgrade(dir)));
-            load_into(&child, &entry.path(), depth + 1)?;
+            load_into(&child, &entry.path(), depth + 1, left)?;
             Node::Dir(child)
         } else if kind.is_file() {
             let bytes = Mutex::new(std::fs::read(entry.path())?);
@@ -329,6 +364,7 @@ impl WasiDir for MemoryDir {
             }
             Some(Node::File(file)) => file.clone(),
             None if oflags.contains(OFlags::CREATE) && !oflags.contains(OFlags::DIRECTORY) => {
+                dir.check_present()?;
                 let file = Arc::new(FileNode { inode: next_inode(), bytes: Mutex::default() });
                 entries.insert(name, Node::File(file.clone()));
                 file
@@ -336,7 +372,7 @@ impl WasiDir for MemoryDir {
             None => return Err(Error::not_found()),
         };
         if oflags.contains(OFlags::TRUNCATE) {
-            lock(&file.bytes).clear();
+            *lock(&file.bytes) = Vec::new();
         }
         let writable = write || oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE);
         let handle =
@@ -351,6 +387,7 @@ impl WasiDir for MemoryDir {
         if entries.contains_key(&name) {
             return Err(Error::exist());
         }
+        dir.check_present()?;
         if dir.depth() + 1 > MAX_DEPTH {
             return Err(too_deep());
         }
@@ -389,7 +426,9 @@ impl WasiDir for MemoryDir {
         let name = name.ok_or(Error::invalid_argument())?;
         let mut entries = lock(&dir.entries);
         match entries.get(&name) {
-            Some(Node::Dir(child)) if lock(&child.entries).is_empty() => {}
+            Some(Node::Dir(child)) if lock(&child.entries).is_empty() => {
+                child.removed.store(true, Relaxed);
+            }
             Some(Node::Dir(_)) => return Err(Error::from(Errno::Notempty)),
             Some(Node::File(_)) => return Err(Error::not_dir()),
             None => return Err(Error::not_found()),
@@ -442,6 +481,7 @@ impl WasiDir for MemoryDir {
             }
             _ => {}
         }
+        to_dir.check_present()?;
         if let Node::Dir(moved) = &node {
             let mut at = Some(to_dir.clone());
             while let Some(dir) = at {
@@ -454,6 +494,9 @@ impl WasiDir for MemoryDir {
                 return Err(too_deep());
             }
             *lock(&moved.parent) = Some(Arc::downgrade(&to_dir));
+        }
+        if let Some(Node::Dir(replaced)) = &target {
+            replaced.removed.store(true, Relaxed);
         }
         lock(&from_dir.entries).remove(&from_name);
         lock(&to_dir.entries).insert(to_name, node);
@@ -473,13 +516,18 @@ impl WasiDir for MemoryDir {
 }
 
 /// Resizes a file's bytes, failing with `ENOSPC` when the host cannot allocate them.
+/// Growth reserves amortized room (at most twice the size); shrinking gives the room back, so
+/// the host memory a file holds stays within twice what the quota charges for it.
 fn resize(bytes: &mut Vec<u8>, size: usize) -> Result<(), Error> {
     if let Some(more) = size.checked_sub(bytes.len()) {
         bytes
-            .try_reserve_exact(more)
+            .try_reserve(more)
             .map_err(|_| Error::from(Errno::Nospc).context("the host has no memory for it"))?;
     }
     bytes.resize(size, 0);
+    if bytes.capacity() / 2 > size {
+        bytes.shrink_to(size);
+    }
     Ok(())
 }
 
@@ -510,6 +558,10 @@ impl MemoryFile {
         let mut bytes = lock(&self.file.bytes);
         let start = offset.unwrap_or(bytes.len() as u64);
         let len: u64 = bufs.iter().map(|b| b.len() as u64).sum();
+        if len == 0 {
+            // Writing nothing changes nothing, even past the end (as POSIX `write`).
+            return Ok((0, start));
+        }
         let end = start.checked_add(len).and_then(|end| usize::try_from(end).ok());
         let end = end.ok_or(Error::from(Errno::Fbig))?;
         let size = end.max(bytes.len());
@@ -628,14 +680,15 @@ impl WasiFile for MemoryFile {
     }
 }
 
-/// Where the dump of memory directory `guest` goes when several are dumped into `dir`.
-pub fn dump_path(dir: &Path, guest: &str, several: bool) -> std::io::Result<PathBuf> {
+/// Where in the dump directory the memory directory `guest` goes: the dump directory itself
+/// when it is the only one, else the guest path (made of plain names) inside it.
+pub fn dump_path(guest: &str, several: bool) -> std::io::Result<PathBuf> {
     if !several {
-        return Ok(dir.to_path_buf());
+        return Ok(PathBuf::new());
     }
     let relative = Path::new(guest.trim_start_matches('/'));
     match relative.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
-        true if !relative.as_os_str().is_empty() => Ok(dir.join(relative)),
+        true if !relative.as_os_str().is_empty() => Ok(relative.to_path_buf()),
         _ => Err(std::io::Error::other(format!("cannot dump guest directory {guest:?}"))),
     }
 }

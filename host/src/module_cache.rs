@@ -4,12 +4,20 @@
 //! hash of the engine (its version and the settings that change code, such as fuel), so a
 //! new wasmtime or other settings never load code compiled for the old ones.
 //!
-//! Loading compiled code is trusting it: whoever can write an entry can run native code in
-//! the host. So the cache is used only from a directory that the user owns, that no one else
-//! may write, under parents only the user or root may change ([`check_dir`]); the run refuses
-//! any `--dir` or `--dump` that overlaps it ([`check_overlap`]), so no guest can reach it.
-//! Each entry records the BLAKE3 hash of its key and artifact and is checked, in memory, before
-//! wasmtime reads it: an entry written for another key, torn or changed is compiled afresh.
+//! Loading compiled code is trusting it: whoever can make an entry the host accepts can run
+//! native code in the host. So:
+//!
+//! - each entry carries a BLAKE3 hash of its key and artifact, keyed with a per-user secret
+//!   ([`secret_path`], 32 random bytes, mode 0600) that lives in the *default* cache directory
+//!   whatever `--cache-dir` says; the entry is read into memory and checked before wasmtime
+//!   reads it, so an entry written by anyone without the secret, for another key, torn or
+//!   changed is compiled afresh;
+//! - every run refuses a `--dir` or `--dump` that overlaps the default cache directory or the
+//!   run's own ([`protected_dirs`], [`check_overlap`]), even with `--no-cache`, so no guest
+//!   ever reads the secret or writes the cache;
+//! - the cache and the secret are used only from directories the user owns, that no one else
+//!   may write, under parents only the user or root may change ([`check_dir`]).
+//!
 //! Entries are written to an exclusively created file of a random name, synced, then renamed
 //! into place, so a reader never sees half of one and concurrent runs never mix two.
 
@@ -21,8 +29,9 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, bail};
 use wasmtime::{Engine, Module};
 
-/// What an entry starts with, before its hash and artifact.
-const ENTRY_MAGIC: &[u8; 8] = b"tshc\x01\0\0\0";
+/// What an entry starts with, before its keyed hash and artifact.
+const ENTRY_MAGIC: &[u8; 8] = b"tshc\x02\0\0\0";
+const SECRET_LEN: usize = 32;
 const HASH_LEN: usize = 32;
 
 /// Where a run's module came from.
@@ -89,24 +98,30 @@ pub fn load(
     let Some(dir) = cache_dir else {
         return Ok((Module::new(engine, &wasm)?, Source::Compiled));
     };
-    check_dir(dir)?;
+    // Everything below goes through the checked, canonical path: a symlink on the way cannot
+    // be swapped between the check and the use.
+    let dir = check_dir(dir)?;
+    let secret = secret(&dir)?;
     let key = key(engine, &wasm);
     let entry = dir.join(format!("{key}.cwasm"));
     if let Ok(bytes) = std::fs::read(&entry)
-        && let Some(artifact) = verified(&key, &bytes)
+        && let Some(artifact) = verified(&secret, &key, &bytes)
     {
         // SAFETY: `Module::deserialize` runs the native code it is given, so that code must be
         // what wasmtime compiled for this key. It is: the bytes are a copy in our memory (no
-        // file can change under them), they carry the BLAKE3 hash of this key and artifact
-        // that `store` wrote, and they come from a directory only this user can write
-        // (`check_dir`) that no guest can reach (`check_overlap`, enforced by the run).
-        // wasmtime checks the header's version and settings too.
-        if let Ok(module) = unsafe { Module::deserialize(engine, artifact) } {
+        // file can change under them) and carry a BLAKE3 hash of this key and artifact keyed
+        // with the user's secret, which only `store` below writes: the secret sits in a
+        // directory only this user can write (`check_dir`) that no guest of any run can reach
+        // (`check_overlap` on `protected_dirs`, enforced by every run). wasmtime checks the
+        // header's version and settings too.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Module::deserialize(engine, artifact) };
+        if let Ok(module) = loaded {
             return Ok((module, Source::Cached));
         }
     }
     let module = Module::new(engine, &wasm)?;
-    let source = match store(&module, &key, dir, &entry) {
+    let source = match store(&module, &secret, &key, &dir, &entry) {
         Ok(()) => Source::CompiledAndStored,
         // A cache that cannot be written costs the next start its compile, nothing more.
         Err(_) => Source::Compiled,
@@ -115,35 +130,86 @@ pub fn load(
 }
 
 /// The artifact inside an entry, when the entry is the one `store` wrote for `key`.
-fn verified<'a>(key: &str, entry: &'a [u8]) -> Option<&'a [u8]> {
+fn verified<'a>(secret: &[u8; SECRET_LEN], key: &str, entry: &'a [u8]) -> Option<&'a [u8]> {
     let rest = entry.strip_prefix(ENTRY_MAGIC)?;
     let (hash, artifact) = rest.split_at_checked(HASH_LEN)?;
-    (hash == entry_hash(key, artifact).as_bytes()).then_some(artifact)
+    // `blake3::Hash` compares in constant time.
+    let hash = blake3::Hash::from_bytes(hash.try_into().ok()?);
+    (hash == entry_hash(secret, key, artifact)).then_some(artifact)
 }
 
-fn entry_hash(key: &str, artifact: &[u8]) -> blake3::Hash {
-    let mut hasher = blake3::Hasher::new();
+fn entry_hash(secret: &[u8; SECRET_LEN], key: &str, artifact: &[u8]) -> blake3::Hash {
+    let mut hasher = blake3::Hasher::new_keyed(secret);
     hasher.update(key.as_bytes());
     hasher.update(artifact);
     hasher.finalize()
 }
 
-fn store(module: &Module, key: &str, dir: &Path, entry: &Path) -> anyhow::Result<()> {
+fn store(
+    module: &Module,
+    secret: &[u8; SECRET_LEN],
+    key: &str,
+    dir: &Path,
+    entry: &Path,
+) -> anyhow::Result<()> {
     let artifact = module.serialize()?;
     let mut file = tempfile::Builder::new().prefix(".entry-").tempfile_in(dir)?;
     file.write_all(ENTRY_MAGIC)?;
-    file.write_all(entry_hash(key, &artifact).as_bytes())?;
+    file.write_all(entry_hash(secret, key, &artifact).as_bytes())?;
     file.write_all(&artifact)?;
     file.as_file().sync_all()?;
     file.persist(entry)?;
     Ok(())
 }
 
+/// Where the secret that keys entry hashes lives: the default cache directory (else, with no
+/// home directory to put it in, the cache directory itself).
+pub fn secret_path(cache_dir: &Path) -> PathBuf {
+    default_dir().unwrap_or_else(|| cache_dir.to_path_buf()).join("secret")
+}
+
+/// The directories no guest of any run may reach: the default cache directory (which holds
+/// the secret) and the run's own cache directory.
+pub fn protected_dirs(cache_dir: Option<&Path>) -> Vec<PathBuf> {
+    default_dir().into_iter().chain(cache_dir.map(Path::to_path_buf)).collect()
+}
+
+/// The user's secret, made (32 random bytes, mode 0600) on first use.
+fn secret(cache_dir: &Path) -> anyhow::Result<[u8; SECRET_LEN]> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = secret_path(cache_dir);
+    check_dir(path.parent().expect("the secret has a directory"))?;
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
+    match created {
+        Ok(mut file) => {
+            let mut secret = [0; SECRET_LEN];
+            rustix::rand::getrandom(&mut secret, rustix::rand::GetRandomFlags::empty())?;
+            file.write_all(&secret)?;
+            file.sync_all()?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).context(format!("cannot create {}", path.display())),
+    }
+    let meta = std::fs::symlink_metadata(&path)?;
+    let me = rustix::process::geteuid().as_raw();
+    if !meta.is_file() || meta.uid() != me || meta.mode() & 0o077 != 0 {
+        bail!(
+            "refusing the module cache's secret {}: it must be a file of this user's, mode 0600",
+            path.display()
+        );
+    }
+    let bytes = std::fs::read(&path)?;
+    bytes.try_into().map_err(|_| {
+        anyhow::anyhow!("{} is not a {SECRET_LEN}-byte secret; remove it", path.display())
+    })
+}
+
 /// Creates the cache directory (mode 0700) if it is missing and checks that only this user
 /// can change what is in it: it is owned by the user and not writable by group or others,
 /// and so is every parent, except that a parent may be root's, and one writable by others
-/// must be sticky (as `/tmp` is: no one may rename another's entries there).
-pub fn check_dir(dir: &Path) -> anyhow::Result<()> {
+/// must be sticky (as `/tmp` is: no one may rename another's entries there). Its canonical
+/// path, which the caller should use from then on.
+pub fn check_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -176,28 +242,47 @@ pub fn check_dir(dir: &Path) -> anyhow::Result<()> {
             return Err(refuse(parent, "is writable by others and not sticky"));
         }
     }
-    Ok(())
+    Ok(canonical)
 }
 
-/// Refuses a run in which the cache directory and any of `paths` (the guest's directories,
-/// the dump target) contain one another: a guest could then write cache entries.
+/// Refuses a run in which a protected directory (see [`protected_dirs`]) and any of `paths`
+/// (the guest's directories, the dump target) contain one another: a guest could then read
+/// the secret or write cache entries. Paths are compared resolved, and by identity (device
+/// and inode) up both chains of parents, which catches bind mounts too.
 pub fn check_overlap<'a>(
-    cache_dir: &Path,
+    protected: &[PathBuf],
     paths: impl IntoIterator<Item = &'a Path>,
 ) -> anyhow::Result<()> {
-    let cache = resolved(cache_dir)?;
     for path in paths {
-        let other = resolved(path)?;
-        if other.starts_with(&cache) || cache.starts_with(&other) {
-            bail!(
-                "{} overlaps the module cache {}: a guest could plant native code there (use \
-                 another --cache-dir, or --no-cache)",
-                path.display(),
-                cache_dir.display()
-            );
+        for guarded in protected {
+            if overlaps(guarded, path)? {
+                bail!(
+                    "{} overlaps {}, which holds the module cache or its secret: a guest could \
+                     plant native code there (give the guest another directory, or set \
+                     --cache-dir and XDG_CACHE_HOME elsewhere)",
+                    path.display(),
+                    guarded.display()
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// Makes a protected directory exist (mode 0700), so that identity checks can see it.
+pub fn ensure_protected(dir: &Path) {
+    let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
+}
+
+fn overlaps(a: &Path, b: &Path) -> anyhow::Result<bool> {
+    let (a, b) = (resolved(a)?, resolved(b)?);
+    if a.starts_with(&b) || b.starts_with(&a) {
+        return Ok(true);
+    }
+    let id = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    let chain = |path: &Path| path.ancestors().filter_map(id).collect::<Vec<_>>();
+    let inside = |inner: &Path, outer: &Path| id(outer).is_some_and(|o| chain(inner).contains(&o));
+    Ok(inside(&a, &b) || inside(&b, &a))
 }
 
 /// `path` with symlinks resolved as far as it exists, and the rest appended.

@@ -38,12 +38,15 @@ use wasi_common::file::{Advice, FdFlags, FileType, Filestat, OFlags};
 use wasi_common::snapshots::preview_1::types::Errno;
 use wasi_common::{Error, SystemTimeSpec, WasiDir, WasiFile};
 
+use crate::memory::check_path_len;
+
 /// The unit a quota counts in: a file's bytes are rounded up to it, and a name costs one.
 pub const BLOCK: u64 = 4096;
 /// What one directory entry (a file's name, a directory, a symlink) costs against a quota.
 pub const ENTRY_COST: u64 = BLOCK;
-/// Open files and directories a guest may hold at once unless the run says otherwise.
-pub const DEFAULT_MAX_HANDLES: u64 = 1024;
+/// Open files and directories a guest may hold at once unless the run says otherwise (a real
+/// directory handle takes two host descriptors: 512 stays under the usual soft limit of 1024).
+pub const DEFAULT_MAX_HANDLES: u64 = 512;
 
 /// What a file of `size` bytes costs against a quota: its bytes in whole blocks.
 pub fn content_cost(size: u64) -> u64 {
@@ -358,6 +361,7 @@ impl WasiDir for ShimDir {
         write: bool,
         fdflags: FdFlags,
     ) -> Result<OpenResult, Error> {
+        check_path_len(path)?;
         let mutating = write
             || oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE)
             || fdflags.contains(FdFlags::APPEND);
@@ -443,6 +447,7 @@ impl WasiDir for ShimDir {
     }
 
     async fn create_dir(&self, path: &str) -> Result<(), Error> {
+        check_path_len(path)?;
         // As the kernel does: an existing name is `EEXIST` even on a read-only file system
         // (`create_dir_all` relies on it).
         if self.policy.read_only && self.inner.get_path_filestat(path, false).await.is_ok() {
@@ -461,12 +466,15 @@ impl WasiDir for ShimDir {
     }
 
     async fn symlink(&self, old_path: &str, new_path: &str) -> Result<(), Error> {
+        check_path_len(old_path)?;
+        check_path_len(new_path)?;
         self.policy.check_writable()?;
         self.policy.new_entry(self.inner.symlink(old_path, new_path)).await?;
         self.sync_host_dir(new_path)
     }
 
     async fn remove_dir(&self, path: &str) -> Result<(), Error> {
+        check_path_len(path)?;
         self.policy.check_writable()?;
         self.inner.remove_dir(path).await?;
         if let Some(quota) = &self.policy.quota {
@@ -476,6 +484,7 @@ impl WasiDir for ShimDir {
     }
 
     async fn unlink_file(&self, path: &str) -> Result<(), Error> {
+        check_path_len(path)?;
         self.policy.check_writable()?;
         let stat = self.inner.get_path_filestat(path, false).await?;
         self.inner.unlink_file(path).await?;
@@ -486,6 +495,7 @@ impl WasiDir for ShimDir {
     }
 
     async fn read_link(&self, path: &str) -> Result<PathBuf, Error> {
+        check_path_len(path)?;
         self.inner.read_link(path).await
     }
 
@@ -494,10 +504,13 @@ impl WasiDir for ShimDir {
     }
 
     async fn get_path_filestat(&self, path: &str, follow: bool) -> Result<Filestat, Error> {
+        check_path_len(path)?;
         self.inner.get_path_filestat(path, follow).await
     }
 
     async fn rename(&self, path: &str, dest_dir: &dyn WasiDir, dest: &str) -> Result<(), Error> {
+        check_path_len(path)?;
+        check_path_len(dest)?;
         self.policy.check_writable()?;
         let dest_shim = dest_dir.as_any().downcast_ref::<ShimDir>();
         // A rename over another entry removes that entry's name (and perhaps its file); a
@@ -529,6 +542,8 @@ impl WasiDir for ShimDir {
         target_dir: &dyn WasiDir,
         target: &str,
     ) -> Result<(), Error> {
+        check_path_len(path)?;
+        check_path_len(target)?;
         self.policy.check_writable()?;
         let link = self.inner.hard_link(path, ShimDir::unwrap(target_dir), target);
         self.policy.new_entry(link).await?;
@@ -545,6 +560,7 @@ impl WasiDir for ShimDir {
         mtime: Option<SystemTimeSpec>,
         follow: bool,
     ) -> Result<(), Error> {
+        check_path_len(path)?;
         self.policy.check_writable()?;
         self.inner.set_times(path, atime, mtime, follow).await
     }
@@ -593,6 +609,8 @@ impl ShimFile {
         let too_big = || Error::from(Errno::Fbig).context("past the largest file offset");
         let (largest, exact) = match (start, len) {
             (Some(size), None) => (size, true),
+            // Writing nothing changes no size, wherever the cursor is.
+            (_, Some(0)) => (old, true),
             (start, Some(len)) => {
                 let start = match start {
                     Some(at) => at,

@@ -399,3 +399,103 @@ fn names_are_checked_as_a_file_system_would() {
         }
     }
 }
+
+#[test]
+fn start_up_counts_what_is_there_as_the_shim_does() {
+    // Finding 12: the usage a run starts with, counted with checked arithmetic, by the same
+    // rule as every call after: a block per name, a file's blocks once.
+    let root = temp_dir("start-up-usage");
+    std::fs::write(root.join("a"), vec![1; 5000]).unwrap();
+    std::fs::hard_link(root.join("a"), root.join("b")).unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    std::os::unix::fs::symlink("a", root.join("s")).unwrap();
+    let idle = Wat::default().module("");
+    for (memory, expected) in [
+        // a, b, d, s: four names; a's 5000 bytes are two blocks.
+        (false, 4 * 4096 + 8192),
+        // Loading copies files (b is a file of its own) and skips symlinks.
+        (true, 3 * 4096 + 2 * 8192),
+    ] {
+        let mut run = options(&idle, &root);
+        run.quota = Some(QUOTA);
+        run.memory = memory;
+        let (code, outcome) = exit_code(&run);
+        assert_eq!((code, outcome.stats.quota), (ESUCCESS, Some((expected, QUOTA))), "{memory}");
+    }
+}
+
+#[test]
+fn long_paths_and_long_buffer_lists_are_refused_before_the_host_copies_them() {
+    // Review, second round: a path of gigabytes was split into a vector of components, and a
+    // list of 2^28 buffers copied into host vectors, before any check.
+    for (memory, mode) in modes() {
+        let mut wat = Wat::default();
+        let long = wat.s(&"a/".repeat(2100));
+        let f = wat.s("f");
+        let wasm = wat.module(&format!(
+            "(local.set $e (call $try_open (i32.const 3) {long} (i32.const {O_CREAT}) (i32.const 0)))
+             (if (i32.ne (local.get $e) (i32.const {ENAMETOOLONG})) (then (call $proc_exit (local.get $e))))
+             (local.set $fd (call $open (i32.const 3) {f} (i32.const {O_CREAT}) (i32.const 0)))
+             (call $proc_exit (call $fd_write (local.get $fd) (i32.const 8) (i32.const 2000) (i32.const 4)))"
+        ));
+        let root = temp_dir(&format!("long-args-{mode}"));
+        let mut run = options(&wasm, &root);
+        run.memory = memory;
+        assert_eq!(exit_code(&run).0, EINVAL, "{mode}");
+    }
+}
+
+#[test]
+fn a_dump_never_leaves_its_directory_nor_replaces_a_store_in_use() {
+    let root = temp_dir("dump-contained");
+    let dump = root.join("dump");
+    let outside = root.join("outside");
+    std::fs::create_dir_all(&dump).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("kept"), "precious").unwrap();
+    // A symlink inside the dump directory, as a guest of an earlier real run could plant.
+    std::os::unix::fs::symlink("../outside", dump.join("x")).unwrap();
+    let mut wat = Wat::default();
+    let f = wat.s("f");
+    let wasm = wat.module(&format!(
+        "(drop (call $try_open (i32.const 3) {f} (i32.const {O_CREAT}) (i32.const 0)))"
+    ));
+    let mut run = options(&wasm, &root.join("unused"));
+    run.dirs = ["/x/y", "/z"]
+        .map(|guest| toonstore_host::Preopen { host: root.join("empty"), guest: guest.into() })
+        .to_vec();
+    run.memory = true;
+    run.dump = Some(dump.clone());
+    assert!(toonstore_host::run(&run).is_err(), "the dump followed x");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
+    assert_eq!(std::fs::read_to_string(outside.join("kept")).unwrap(), "precious");
+
+    // A store in the dump directory that a native writer holds is left alone.
+    std::fs::remove_file(dump.join("x")).unwrap();
+    let store = toonstore::store::Store::open_dir(dump.join("app"), Default::default()).unwrap();
+    store.put("k", "a: 1").unwrap();
+    let before = common::files_under(&dump);
+    let mut run = options(&wasm, &dump);
+    run.memory = true;
+    run.dump = Some(dump.clone());
+    let error = toonstore_host::run(&run).unwrap_err();
+    assert!(format!("{error:#}").contains("open by another writer"), "{error:#}");
+    assert_eq!(common::files_under(&dump), before);
+    store.close().unwrap();
+    let outcome = toonstore_host::run(&run).unwrap();
+    assert_eq!(outcome.exit_code, 0);
+    assert!(dump.join("f").is_file() && dump.join("app/LOCK").is_file());
+}
+
+#[test]
+fn a_memory_directory_loads_only_what_fits_its_quota() {
+    let root = temp_dir("load-budget");
+    std::fs::write(root.join("big"), vec![0; 2 << 20]).unwrap();
+    let mut run = options(&Wat::default().module(""), &root);
+    run.memory = true;
+    run.quota = Some(1 << 20);
+    let error = toonstore_host::run(&run).unwrap_err();
+    assert!(format!("{error:#}").contains("does not fit in the quota"), "{error:#}");
+    run.quota = Some(4 << 20);
+    assert_eq!(exit_code(&run).0, ESUCCESS);
+}

@@ -209,3 +209,25 @@ fn a_guest_and_a_native_process_never_write_one_store() {
     assert_eq!(holder.join().unwrap(), ESUCCESS);
     Store::open_dir(root.join("db"), Options::default()).unwrap().close().unwrap();
 }
+
+#[test]
+fn a_poll_whose_clock_has_passed_returns_at_once_under_a_timeout() {
+    let root = temp_dir("expired-poll");
+    // Two clocks, one of them 0 ns: the poll returns at once, not at the deadline.
+    let wasm = Wat::default().module(
+        "(i64.store (i32.const 64) (i64.const 0))
+         (i32.store8 (i32.const 72) (i32.const 0))
+         (i32.store (i32.const 80) (i32.const 1))
+         (i64.store (i32.const 88) (i64.const 0))
+         (i64.store (i32.const 96) (i64.const 0))
+         (i32.store16 (i32.const 104) (i32.const 0))
+         (memory.copy (i32.const 112) (i32.const 64) (i32.const 48))
+         (i64.store (i32.const 136) (i64.const -1))
+         (call $check (call $poll_oneoff (i32.const 64) (i32.const 256) (i32.const 2) (i32.const 4)))",
+    );
+    let mut run = options(&wasm, &root);
+    run.limits.timeout = Some(Duration::from_secs(30));
+    let start = Instant::now();
+    assert_eq!(exit_code(&run).0, ESUCCESS);
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+}

@@ -163,7 +163,13 @@ fn a_run_whose_directories_reach_the_cache_is_refused() {
     let mut run = options(toonstore_wasm(), &home, &["--version"]);
     run.cache_dir = Some(cache.clone());
     let error = toonstore_host::run(&run).unwrap_err();
-    assert!(format!("{error:#}").contains("overlaps the module cache"), "{error:#}");
+    assert!(format!("{error:#}").contains("holds the module cache"), "{error:#}");
+    // Without a cache in this run too: the default cache (and its secret) is everyone's.
+    let default = module_cache::default_dir().unwrap();
+    let mut run = options(toonstore_wasm(), default.parent().unwrap(), &["--version"]);
+    run.cache_dir = None;
+    let error = toonstore_host::run(&run).unwrap_err();
+    assert!(format!("{error:#}").contains("holds the module cache"), "{error:#}");
     // A dump target inside the cache, or a preopen inside it, likewise.
     let mut run = options(toonstore_wasm(), &root.join("elsewhere"), &["--version"]);
     run.dirs.clear();
@@ -181,4 +187,25 @@ fn a_run_whose_directories_reach_the_cache_is_refused() {
     run.cache_dir = Some(cache);
     assert_eq!(run_ok(&run).exit_code, 0);
     std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn a_cache_entry_without_the_secret_is_not_trusted() {
+    // Anyone can hash a key and an artifact; only the user's secret makes an entry trusted.
+    let cache = temp_dir("module-cache-forged");
+    let engine = toonstore_host::engine(&Limits::default()).unwrap();
+    let wasm = std::fs::read(toonstore_wasm()).unwrap();
+    let key = module_cache::key(&engine, &wasm);
+    let artifact = wasmtime::Module::new(&engine, &wasm).unwrap().serialize().unwrap();
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(key.as_bytes());
+    hasher.update(&artifact);
+    let mut forged = b"tshc\x02\0\0\0".to_vec();
+    forged.extend_from_slice(hasher.finalize().as_bytes());
+    forged.extend_from_slice(&artifact);
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join(format!("{key}.cwasm")), forged).unwrap();
+    let (_, source) = module_cache::load(&engine, &toonstore_wasm(), Some(&cache)).unwrap();
+    assert_eq!(source, Source::CompiledAndStored);
+    std::fs::remove_dir_all(cache).unwrap();
 }

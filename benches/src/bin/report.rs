@@ -18,9 +18,10 @@ fn main() {
     }
     if section == "wasi" {
         results.extend(load_wasi());
+        results.extend(load_rounds("shim-"));
     }
     if section == "previous" {
-        results.extend(load_previous());
+        results.extend(load_rounds("previous-"));
     }
     let body = match section.as_str() {
         "codec" => codec(&results, &run),
@@ -379,23 +380,70 @@ fn wasi(results: &Results, run: &str) -> String {
         }
     }
     targets.add("start of a cached module (ms)", ms("cached_run"), 10.0, false, "");
+    shim_against_previous(results, &mut out, &mut targets);
     writeln!(out, "\n{}", targets.table()).unwrap();
     out.trim_end().to_owned()
 }
 
-/// The results `benches/run.sh previous` leaves: `previous-{current,previous}-ROUND.json`, as
-/// (`previous-PHASE`, `current|previous`), each the median over the rounds' medians.
-fn load_previous() -> Results {
+/// What the shim's work of issue 11 costs: the same module under this tree's host and under
+/// the previous revision's, in turns in the same run, without and with a quota.
+fn shim_against_previous(results: &Results, out: &mut String, targets: &mut Targets) {
+    let rev =
+        std::fs::read_to_string(toonstore_benches::report::bench_data_dir().join("shim-rev.txt"))
+            .map(|r| r.trim().to_owned())
+            .unwrap_or_else(|_| "?".into());
+    let rate = |phase: &str, which: &str| per_s(get(results, &format!("shim-{phase}"), which));
+    writeln!(
+        out,
+        "\nThe host against its previous code: the same `workload.wasm` under `toonstore-host` built \
+         from this tree and from `{rev}` (before the hostile-guest work of issue 11), run in turns, \
+         five times each, without a quota and with `--quota 8G`; the median of the five.\n"
+    )
+    .unwrap();
+    writeln!(out, "| workload | quota | this host | {rev}'s host | ratio |").unwrap();
+    writeln!(out, "|---|---|---:|---:|---:|").unwrap();
+    for (quota, quota_name) in [("free", "none"), ("quota", "8G")] {
+        for (phase, name) in [
+            ("put", "put (Eventual, validated)"),
+            ("get", "get, uncached"),
+            ("scan", "scan (rows/s)"),
+        ] {
+            let now = rate(phase, &format!("current-{quota}"));
+            let before = rate(phase, &format!("previous-{quota}"));
+            let ratio = ratio(now, before);
+            let cell = ratio.map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
+            writeln!(
+                out,
+                "| {name} | {quota_name} | {} | {} | {cell} |",
+                fmt_rate(now),
+                fmt_rate(before)
+            )
+            .unwrap();
+            if phase != "scan" {
+                targets.at_least(
+                    &format!("{phase}, host vs {rev}'s, quota {quota_name}"),
+                    ratio,
+                    0.95,
+                );
+            }
+        }
+    }
+}
+
+/// Results run in rounds: `PREFIX{WHICH}-ROUND.json` (`benches/run.sh previous` leaves
+/// `previous-{current,previous}-ROUND.json`, `benches/run.sh wasi` leaves
+/// `shim-{current,previous}-{free,quota}-ROUND.json`), as (`PREFIXPHASE`, WHICH), each the
+/// median over the rounds' medians.
+fn load_rounds(prefix: &str) -> Results {
     let dir = toonstore_benches::report::bench_data_dir();
     let mut runs: std::collections::BTreeMap<(String, String), Vec<Measurement>> =
         Default::default();
     for entry in std::fs::read_dir(&dir).expect("target/bench-data") {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        let Some(rest) = name.strip_prefix("previous-").and_then(|r| r.strip_suffix(".json"))
-        else {
+        let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_suffix(".json")) else {
             continue;
         };
-        let Some((which, _round)) = rest.split_once('-') else { continue };
+        let Some((which, _round)) = rest.rsplit_once('-') else { continue };
         let json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join(&name)).unwrap()).expect("JSON");
         for (phase, m) in json.as_object().expect("phases") {
@@ -404,7 +452,7 @@ fn load_previous() -> Results {
                 bytes: m["bytes"].as_u64(),
                 elements: m["elements"].as_u64(),
             };
-            runs.entry((format!("previous-{phase}"), which.to_owned()))
+            runs.entry((format!("{prefix}{phase}"), which.to_owned()))
                 .or_default()
                 .push(measurement);
         }
