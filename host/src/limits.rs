@@ -12,9 +12,10 @@
 //! | bytes and entries of its files | `--quota` | [`DEFAULT_MEMORY_QUOTA`] with `--memory` | the call fails with `ENOSPC` |
 //!
 //! The time limit stops wasm code through epoch interruption and sleeps (`poll_oneoff` on
-//! clocks) through the run's scheduler, which never sleeps past the deadline. The one host
-//! call that can still block is a read of an inherited stdin: the `toonstore-host` binary
-//! then exits a second after the deadline ([`Limits::exit_when_stuck`]). Every stop ends the guest, never the host, and
+//! clocks) through the run's scheduler, which never sleeps past the deadline. The host calls
+//! that can still block are on inherited streams (a read of a stdin nobody writes, a write to
+//! a full stdout pipe): the `toonstore-host` binary then exits a second after the deadline
+//! ([`Limits::exit_when_stuck`]). Every stop ends the guest, never the host, and
 //! has its own exit code ([`Stopped::exit_code`]), above the 0-125 a WASI guest can exit with.
 
 use std::any::Any;
