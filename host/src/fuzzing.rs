@@ -18,7 +18,6 @@ use std::io::{IoSlice, IoSliceMut, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll, Waker};
 
 use cap_std::ambient_authority;
@@ -303,24 +302,23 @@ impl State {
     }
 }
 
-/// A fresh real directory (`inside`, the guest's) beside a sentinel it must never reach.
+/// A fresh real directory (`inside`, the guest's) beside a sentinel it must never reach, in
+/// a new temporary directory of a random name.
 struct Sandbox {
-    base: PathBuf,
+    base: tempfile::TempDir,
     inside: PathBuf,
 }
 
-static SANDBOXES: AtomicU64 = AtomicU64::new(0);
-
 impl Sandbox {
     fn new() -> Sandbox {
-        let n = SANDBOXES.fetch_add(1, Relaxed);
-        let base =
-            std::env::temp_dir().join(format!("toonstore-shim-fuzz-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        let inside = base.join("inside");
-        std::fs::create_dir_all(&inside).expect("the sandbox is created");
-        std::fs::create_dir_all(base.join("outside")).expect("the sandbox is created");
-        std::fs::write(base.join("outside/sentinel"), "untouched").expect("the sentinel");
+        let base = tempfile::Builder::new()
+            .prefix("toonstore-shim-fuzz-")
+            .tempdir()
+            .expect("a temporary directory");
+        let inside = base.path().join("inside");
+        std::fs::create_dir(&inside).expect("the sandbox is created");
+        std::fs::create_dir(base.path().join("outside")).expect("the sandbox is created");
+        std::fs::write(base.path().join("outside/sentinel"), "untouched").expect("the sentinel");
         Sandbox { base, inside }
     }
 
@@ -331,25 +329,20 @@ impl Sandbox {
     }
 
     fn check_contained(&self) {
-        let mut names: Vec<_> = std::fs::read_dir(&self.base)
+        let base = self.base.path();
+        let mut names: Vec<_> = std::fs::read_dir(base)
             .expect("the base reads")
             .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
         assert_eq!(names, ["inside", "outside"], "something appeared beside the sandbox");
-        let outside: Vec<_> = std::fs::read_dir(self.base.join("outside"))
+        let outside: Vec<_> = std::fs::read_dir(base.join("outside"))
             .expect("outside reads")
             .map(|e| e.expect("an entry").file_name())
             .collect();
         assert_eq!(outside.len(), 1, "something appeared outside: {outside:?}");
-        let sentinel = std::fs::read_to_string(self.base.join("outside/sentinel"));
+        let sentinel = std::fs::read_to_string(base.join("outside/sentinel"));
         assert_eq!(sentinel.expect("the sentinel reads"), "untouched");
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.base);
     }
 }
 

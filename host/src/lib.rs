@@ -158,6 +158,9 @@ pub fn run(options: &RunOptions) -> anyhow::Result<Outcome> {
     if options.dump.is_some() && !options.memory {
         bail!("--dump needs --memory");
     }
+    if options.dump.is_some() {
+        check_dump_paths(&options.dirs)?;
+    }
     // Even without a cache this run: another run's cache must stay out of every guest's reach.
     let protected = module_cache::protected_dirs(options.cache_dir.as_deref());
     protected.iter().for_each(|dir| module_cache::ensure_protected(dir));
@@ -256,17 +259,41 @@ pub fn run(options: &RunOptions) -> anyhow::Result<Outcome> {
     drop(store);
 
     if let Some(dump) = &options.dump {
+        // Every directory written and locked before the first is swapped in: a refusal
+        // changes none of them.
+        let mut prepared = Vec::new();
         for (guest, dir) in &memory_dirs {
             let inside = memory::dump_path(guest, memory_dirs.len() > 1)?;
             let to = dump.join(&inside);
-            dir.dump(dump, &inside)
-                .with_context(|| format!("dumping {guest} to {}", to.display()))?;
+            let ready = dir.prepare_dump(dump, &inside);
+            prepared.push(ready.with_context(|| format!("dumping {guest} to {}", to.display()))?);
+        }
+        for ready in prepared {
+            ready.commit().context("swapping a dump into place")?;
         }
     }
     let quota = policy.quota.as_ref().map(|q| (q.used(), q.limit()));
     let stats =
         Stats { meter: policy.meter.reading(), load, module: source, run, fuel_consumed, quota };
     Ok(Outcome { exit_code, stdout: stdout.take(), stderr: stderr.take(), stats })
+}
+
+/// Refuses guest directories whose dumps would land in one another (`/a` and `/a/b`, or the
+/// same path twice): one would replace the other's.
+fn check_dump_paths(dirs: &[Preopen]) -> anyhow::Result<()> {
+    let paths: Vec<PathBuf> = dirs.iter().map(|d| d.guest.trim_start_matches('/').into()).collect();
+    for (i, a) in paths.iter().enumerate() {
+        for b in &paths[i + 1..] {
+            if a.starts_with(b) || b.starts_with(a) {
+                bail!(
+                    "guest directories {} and {} would dump into one another",
+                    a.display(),
+                    b.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The `toonstore-host` binary's exit code for an error of [`run`]: the stop's code for a

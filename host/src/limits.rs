@@ -81,7 +81,8 @@ pub const MAX_SUBSCRIPTIONS: u32 = 4096;
 const EINVAL: i32 = 28;
 
 /// Puts a bound on the arrays a guest hands wasi-common (see [`MAX_IOVECS`]): each call that
-/// takes one is redefined as a check followed by wasi-common's own implementation (the same
+/// takes one (every `iovec_array`, `ciovec_array` and subscription list of the witx) is
+/// redefined as a check followed by wasi-common's own implementation (the same
 /// function its linker glue calls, with the same memory and context).
 pub(crate) fn bound_array_calls<T: 'static>(
     linker: &mut wasmtime::Linker<T>,
@@ -121,6 +122,9 @@ pub(crate) fn bound_array_calls<T: 'static>(
     bounded!("wasi_snapshot_preview1", p1, fd_pread, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, at: i64, out: i32), count);
     bounded!("wasi_snapshot_preview1", p1, fd_pwrite, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, at: i64, out: i32), count);
     bounded!("wasi_snapshot_preview1", p1, poll_oneoff, MAX_SUBSCRIPTIONS, (subs: i32, events: i32, count: i32, out: i32), count);
+    // The socket calls take buffer lists too (and copy them before finding no socket).
+    bounded!("wasi_snapshot_preview1", p1, sock_recv, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, flags: i32, out: i32, out_flags: i32), count);
+    bounded!("wasi_snapshot_preview1", p1, sock_send, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, flags: i32, out: i32), count);
     bounded!("wasi_unstable", p0, fd_read, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, out: i32), count);
     bounded!("wasi_unstable", p0, fd_write, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, out: i32), count);
     bounded!("wasi_unstable", p0, fd_pread, MAX_IOVECS, (fd: i32, iovs: i32, count: i32, at: i64, out: i32), count);

@@ -186,7 +186,8 @@ impl MemoryDir {
     pub fn load(path: &Path, budget: u64) -> std::io::Result<MemoryDir> {
         let memory = MemoryDir::new();
         let mut left = budget;
-        load_into(&memory.dir, path, 0, &mut left).map_err(|e| {
+        let from = cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority())?;
+        load_into(&memory.dir, &from, 0, &mut left).map_err(|e| {
             std::io::Error::new(e.kind(), format!("{e} (loading {})", path.display()))
         })?;
         Ok(memory)
@@ -196,7 +197,17 @@ impl MemoryDir {
     /// hold exactly this tree: see [`crate::dump::replace_dir`]. A failure part-way leaves it
     /// as it was.
     pub fn dump(&self, base: &Path, inside: &Path) -> std::io::Result<()> {
-        crate::dump::replace_dir(base, inside, |staging| dump_into(&self.dir, staging))
+        self.prepare_dump(base, inside)?.commit()
+    }
+
+    /// The first half of [`MemoryDir::dump`]: the tree written and synced beside its target,
+    /// the target untouched (see [`crate::dump::prepare`]).
+    pub fn prepare_dump(
+        &self,
+        base: &Path,
+        inside: &Path,
+    ) -> std::io::Result<crate::dump::Prepared> {
+        crate::dump::prepare(base, inside, |staging| dump_into(&self.dir, staging))
     }
 
     /// What the tree costs against a quota (see [`crate::shim::entry_cost`]).
@@ -257,34 +268,52 @@ fn step(dir: &Arc<DirNode>, component: &str) -> Result<Arc<DirNode>, Error> {
     }
 }
 
-fn load_into(dir: &Arc<DirNode>, path: &Path, depth: usize, left: &mut u64) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(path)? {
+/// Copies the host directory `from` into `dir`, through handles: entries are never followed
+/// when they are symlinks (those are skipped), and a file gives at most the bytes charged for
+/// it (its size when opened), so nothing changing the tree meanwhile makes the copy larger
+/// than `left` or leads it out of `from`.
+fn load_into(
+    dir: &Arc<DirNode>,
+    from: &cap_std::fs::Dir,
+    depth: usize,
+    left: &mut u64,
+) -> std::io::Result<()> {
+    use cap_fs_ext::DirExt;
+    use std::io::Read;
+    let too_big = |name: &str| std::io::Error::other(format!("{name} does not fit in the quota"));
+    for entry in from.entries()? {
         let entry = entry?;
         let name = entry
             .file_name()
             .into_string()
             .map_err(|name| std::io::Error::other(format!("file name {name:?} is not UTF-8")))?;
         let kind = entry.file_type()?;
-        let size = match kind.is_file() {
-            true => Some(entry.metadata()?.len()),
-            false => None,
-        };
-        *left = left.checked_sub(entry_cost(size)).ok_or_else(|| {
-            std::io::Error::other(format!("{} does not fit in the quota", entry.path().display()))
-        })?;
         let node = if kind.is_dir() {
             if depth + 1 > MAX_DEPTH {
                 return Err(std::io::Error::other(format!(
-                    "{} is deeper than {MAX_DEPTH} directories",
-                    entry.path().display()
+                    "{name} is deeper than {MAX_DEPTH} directories"
                 )));
             }
+            *left = left.checked_sub(entry_cost(None)).ok_or_else(|| too_big(&name))?;
             let child = DirNode::new(Some(Arc::downgrade(dir)));
-            load_into(&child, &entry.path(), depth + 1, left)?;
+            load_into(&child, &from.open_dir_nofollow(&name)?, depth + 1, left)?;
             Node::Dir(child)
         } else if kind.is_file() {
-            let bytes = Mutex::new(std::fs::read(entry.path())?);
-            Node::File(Arc::new(FileNode { inode: next_inode(), bytes }))
+            let mut options = cap_std::fs::OpenOptions::new();
+            // Not following a symlink, and not waiting on a FIFO swapped in meanwhile.
+            options.read(true);
+            cap_fs_ext::OpenOptionsFollowExt::follow(&mut options, cap_fs_ext::FollowSymlinks::No);
+            let nonblocking = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+            cap_std::fs::OpenOptionsExt::custom_flags(&mut options, nonblocking);
+            let file = from.open_with(&name, &options)?;
+            let meta = file.metadata()?;
+            if !meta.is_file() {
+                continue;
+            }
+            *left = left.checked_sub(entry_cost(Some(meta.len()))).ok_or_else(|| too_big(&name))?;
+            let mut bytes = Vec::new();
+            file.take(meta.len()).read_to_end(&mut bytes)?;
+            Node::File(Arc::new(FileNode { inode: next_inode(), bytes: Mutex::new(bytes) }))
         } else {
             continue;
         };

@@ -8,13 +8,13 @@
 //! native code in the host. So:
 //!
 //! - each entry carries a BLAKE3 hash of its key and artifact, keyed with a per-user secret
-//!   ([`secret_path`], 32 random bytes, mode 0600) that lives in the *default* cache directory
-//!   whatever `--cache-dir` says; the entry is read into memory and checked before wasmtime
+//!   ([`secret_path`], 32 random bytes, mode 0600) that lives in the user's home (as the
+//!   password database has it) whatever `--cache-dir` or the environment say; the entry is read into memory and checked before wasmtime
 //!   reads it, so an entry written by anyone without the secret, for another key, torn or
 //!   changed is compiled afresh;
-//! - every run refuses a `--dir` or `--dump` that overlaps the default cache directory or the
-//!   run's own ([`protected_dirs`], [`check_overlap`]), even with `--no-cache`, so no guest
-//!   ever reads the secret or writes the cache;
+//! - every run refuses a `--dir` or `--dump` that overlaps where the secret or a default cache
+//!   may be, or the run's own cache ([`protected_dirs`], [`check_overlap`]), even with
+//!   `--no-cache`, so no guest ever reads the secret or writes the cache;
 //! - the cache and the secret are used only from directories the user owns, that no one else
 //!   may write, under parents only the user or root may change ([`check_dir`]).
 //!
@@ -56,12 +56,11 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// The default cache directory: `$XDG_CACHE_HOME/toonstore-host`, else
-/// `$HOME/.cache/toonstore-host`.
+/// The default cache directory: `$XDG_CACHE_HOME/toonstore-host` (when absolute), else
+/// `.cache/toonstore-host` in `$HOME` or the user's home.
 pub fn default_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))?;
+    let base = absolute_env("XDG_CACHE_HOME")
+        .or_else(|| absolute_env("HOME").or_else(passwd_home).map(|home| home.join(".cache")))?;
     Some(base.join("toonstore-host"))
 }
 
@@ -101,7 +100,10 @@ pub fn load(
     // Everything below goes through the checked, canonical path: a symlink on the way cannot
     // be swapped between the check and the use.
     let dir = check_dir(dir)?;
-    let secret = secret(&dir)?;
+    // No secret (a user with no home): no cache.
+    let Some(secret) = secret()? else {
+        return Ok((Module::new(engine, &wasm)?, Source::Compiled));
+    };
     let key = key(engine, &wasm);
     let entry = dir.join(format!("{key}.cwasm"));
     if let Ok(bytes) = std::fs::read(&entry)
@@ -162,33 +164,85 @@ fn store(
     Ok(())
 }
 
-/// Where the secret that keys entry hashes lives: the default cache directory (else, with no
-/// home directory to put it in, the cache directory itself).
-pub fn secret_path(cache_dir: &Path) -> PathBuf {
-    default_dir().unwrap_or_else(|| cache_dir.to_path_buf()).join("secret")
-}
-
-/// The directories no guest of any run may reach: the default cache directory (which holds
-/// the secret) and the run's own cache directory.
-pub fn protected_dirs(cache_dir: Option<&Path>) -> Vec<PathBuf> {
-    default_dir().into_iter().chain(cache_dir.map(Path::to_path_buf)).collect()
-}
-
-/// The user's secret, made (32 random bytes, mode 0600) on first use.
-fn secret(cache_dir: &Path) -> anyhow::Result<[u8; SECRET_LEN]> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = secret_path(cache_dir);
-    check_dir(path.parent().expect("the secret has a directory"))?;
-    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
-    match created {
-        Ok(mut file) => {
-            let mut secret = [0; SECRET_LEN];
-            rustix::rand::getrandom(&mut secret, rustix::rand::GetRandomFlags::empty())?;
-            file.write_all(&secret)?;
-            file.sync_all()?;
+/// The user's home directory as the password database has it: unlike `$HOME`, the same for
+/// every run of this user whatever its environment.
+fn passwd_home() -> Option<PathBuf> {
+    use std::ffi::CStr;
+    use std::os::unix::ffi::OsStrExt;
+    let mut entry = std::mem::MaybeUninit::<libc::passwd>::uninit();
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    let mut found = std::ptr::null_mut();
+    // SAFETY: `getpwuid_r` writes the entry into `entry` and its strings into `buffer` (whose
+    // length it is given), and sets `found` to `entry` or null; `pw_dir` is read only when it
+    // succeeded, as a NUL-terminated string inside `buffer`, which outlives the read.
+    #[allow(unsafe_code)]
+    let home = unsafe {
+        let uid = libc::geteuid();
+        let status = libc::getpwuid_r(
+            uid,
+            entry.as_mut_ptr(),
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        );
+        if status != 0 || found.is_null() || (*found).pw_dir.is_null() {
+            return None;
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).context(format!("cannot create {}", path.display())),
+        CStr::from_ptr((*found).pw_dir).to_bytes().to_vec()
+    };
+    let home = PathBuf::from(std::ffi::OsStr::from_bytes(&home));
+    home.is_absolute().then_some(home)
+}
+
+/// Where the secret that keys entry hashes lives: `~/.cache/toonstore-host/secret` of the
+/// user's home in the password database (else `$HOME`), whatever `--cache-dir` or
+/// `XDG_CACHE_HOME` say; `None` (no caching) for a user with no home.
+pub fn secret_path() -> Option<PathBuf> {
+    let home = passwd_home().or_else(|| absolute_env("HOME"))?;
+    Some(home.join(".cache/toonstore-host/secret"))
+}
+
+/// An environment variable that holds an absolute path (XDG says to ignore relative ones).
+fn absolute_env(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name).map(PathBuf::from).filter(|path| path.is_absolute())
+}
+
+/// The directories no guest of any run may reach: every place a run of this user may keep
+/// the secret or the default cache (from the password database, `$HOME` and
+/// `$XDG_CACHE_HOME`, so that runs with other environments still protect each other's), and
+/// the run's own cache directory.
+pub fn protected_dirs(cache_dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = [passwd_home(), absolute_env("HOME")]
+        .into_iter()
+        .flatten()
+        .map(|home| home.join(".cache/toonstore-host"))
+        .chain(default_dir())
+        .chain(cache_dir.map(Path::to_path_buf))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// The user's secret, made (32 random bytes, mode 0600) on first use: written to a temporary
+/// file and linked into place only when complete, so no run ever reads half of one.
+fn secret() -> anyhow::Result<Option<[u8; SECRET_LEN]>> {
+    let Some(path) = secret_path() else { return Ok(None) };
+    let dir = check_dir(path.parent().expect("the secret has a directory"))?;
+    let path = dir.join("secret");
+    if !path.exists() {
+        let mut secret = [0; SECRET_LEN];
+        rustix::rand::getrandom(&mut secret, rustix::rand::GetRandomFlags::empty())?;
+        // tempfile creates it 0600.
+        let mut file = tempfile::Builder::new().prefix(".secret-").tempfile_in(&dir)?;
+        file.write_all(&secret)?;
+        file.as_file().sync_all()?;
+        match file.persist_noclobber(&path) {
+            Ok(_) => {}
+            // Another run made it first: theirs is the one.
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.error).context(format!("cannot create {}", path.display())),
+        }
     }
     let meta = std::fs::symlink_metadata(&path)?;
     let me = rustix::process::geteuid().as_raw();
@@ -199,9 +253,10 @@ fn secret(cache_dir: &Path) -> anyhow::Result<[u8; SECRET_LEN]> {
         );
     }
     let bytes = std::fs::read(&path)?;
-    bytes.try_into().map_err(|_| {
+    let secret = bytes.try_into().map_err(|_| {
         anyhow::anyhow!("{} is not a {SECRET_LEN}-byte secret; remove it", path.display())
-    })
+    })?;
+    Ok(Some(secret))
 }
 
 /// Creates the cache directory (mode 0700) if it is missing and checks that only this user
@@ -257,9 +312,9 @@ pub fn check_overlap<'a>(
         for guarded in protected {
             if overlaps(guarded, path)? {
                 bail!(
-                    "{} overlaps {}, which holds the module cache or its secret: a guest could \
-                     plant native code there (give the guest another directory, or set \
-                     --cache-dir and XDG_CACHE_HOME elsewhere)",
+                    "{} overlaps {}, which holds (or may hold) the module cache or its secret: \
+                     a guest could plant native code there; give the guest a directory beside \
+                     it instead",
                     path.display(),
                     guarded.display()
                 );

@@ -436,7 +436,10 @@ fn long_paths_and_long_buffer_lists_are_refused_before_the_host_copies_them() {
             "(local.set $e (call $try_open (i32.const 3) {long} (i32.const {O_CREAT}) (i32.const 0)))
              (if (i32.ne (local.get $e) (i32.const {ENAMETOOLONG})) (then (call $proc_exit (local.get $e))))
              (local.set $fd (call $open (i32.const 3) {f} (i32.const {O_CREAT}) (i32.const 0)))
-             (call $proc_exit (call $fd_write (local.get $fd) (i32.const 8) (i32.const 2000) (i32.const 4)))"
+             (local.set $e (call $fd_write (local.get $fd) (i32.const 8) (i32.const 2000) (i32.const 4)))
+             (if (i32.ne (local.get $e) (i32.const {EINVAL})) (then (call $proc_exit (i32.const 101))))
+             ;; sock_send copies its list before it finds no socket: bounded too.
+             (call $proc_exit (call $sock_send (i32.const 1) (i32.const 8) (i32.const 2000) (i32.const 0) (i32.const 4)))"
         ));
         let root = temp_dir(&format!("long-args-{mode}"));
         let mut run = options(&wasm, &root);
@@ -480,11 +483,34 @@ fn a_dump_never_leaves_its_directory_nor_replaces_a_store_in_use() {
     run.dump = Some(dump.clone());
     let error = toonstore_host::run(&run).unwrap_err();
     assert!(format!("{error:#}").contains("open by another writer"), "{error:#}");
-    assert_eq!(common::files_under(&dump), before);
+    assert!(common::files_under(&dump) == before, "the dump replaced a store in use");
     store.close().unwrap();
     let outcome = toonstore_host::run(&run).unwrap();
     assert_eq!(outcome.exit_code, 0);
     assert!(dump.join("f").is_file() && dump.join("app/LOCK").is_file());
+
+    // Several directories: a store in use in one leaves every one as it was.
+    let several = root.join("several");
+    std::fs::create_dir_all(several.join("x")).unwrap();
+    std::fs::write(several.join("x/old"), "old").unwrap();
+    let store =
+        toonstore::store::Store::open_dir(several.join("y/app"), Default::default()).unwrap();
+    let before = common::files_under(&several);
+    let mut run = options(&wasm, &root.join("unused"));
+    run.dirs = ["/x", "/y"]
+        .map(|guest| toonstore_host::Preopen { host: root.join("empty"), guest: guest.into() })
+        .to_vec();
+    run.memory = true;
+    run.dump = Some(several.clone());
+    assert!(toonstore_host::run(&run).is_err());
+    let after = common::files_under(&several);
+    let names = |files: &[(String, Vec<u8>)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert!(after == before, "one directory was swapped in: {:?}", names(&after));
+    store.close().unwrap();
+    // Directories that would dump into one another are refused before anything runs.
+    run.dirs[1].guest = "/x/inner".into();
+    let error = toonstore_host::run(&run).unwrap_err();
+    assert!(format!("{error:#}").contains("would dump into one another"), "{error:#}");
 }
 
 #[test]

@@ -42,6 +42,7 @@ const PRELUDE: &str = r#"
   (import "wasi_snapshot_preview1" "path_symlink" (func $path_symlink (param i32 i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (import "wasi_snapshot_preview1" "sock_send" (func $sock_send (param i32 i32 i32 i32 i32) (result i32)))
   (memory (export "memory") PAGES)
   ;; 0: an opened fd or a count written; 8: one iovec; 16: a new offset; 64: a poll
   ;; subscription (48 bytes); 128: its event; 1024: strings; 65536: the data written.
