@@ -68,6 +68,17 @@ fn no_store() -> Error {
     ))
 }
 
+/// The length of file `name`, `None` when it is gone: a file listed a moment ago may have
+/// been removed since by a writer beside a read-only open (a compaction, a rotation's
+/// leftover); then it is simply not there.
+fn len_if_present<S: Storage>(storage: &S, name: &str) -> Result<Option<u64>> {
+    match storage.open(name, OpenMode::ReadOnly) {
+        Ok(file) => Ok(Some(file.len()?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Errors a read-only open meets when a writer changed files under it.
 fn read_past_changes(e: &Error) -> bool {
     match e {
@@ -138,8 +149,9 @@ impl<S: Storage> Store<S> {
     fn interrupted_creation(storage: &S) -> Result<bool> {
         for name in storage.list()? {
             let Some(id) = segment::id_of(&name) else { continue };
-            if id != 1 || storage.open(&name, OpenMode::ReadOnly)?.len()? > segment::HEADER {
-                return Ok(false);
+            match len_if_present(storage, &name)? {
+                Some(len) if id != 1 || len > segment::HEADER => return Ok(false),
+                _ => {}
             }
         }
         Ok(true)
@@ -233,8 +245,14 @@ impl<S: Storage> Store<S> {
                 // Below the first: dropped by a committed compaction. At or past the next:
                 // a rotation's new segment; records go into it only once a manifest names
                 // it, so one holding records means the newest commit is not the winner.
-                let holds_records = id >= manifest.next_segment()
-                    && storage.open(&name, OpenMode::ReadOnly)?.len()? > segment::HEADER;
+                let len = match id >= manifest.next_segment() {
+                    true => match len_if_present(storage, &name)? {
+                        Some(len) => len,
+                        None => continue,
+                    },
+                    false => 0,
+                };
+                let holds_records = len > segment::HEADER;
                 // A reader beside a writer sees the writer's newer segments; with both slots
                 // valid, the winner was the newest commit when this open read it.
                 let newer_than_read = read_only && other == Other::Older;
@@ -265,7 +283,7 @@ impl<S: Storage> Store<S> {
                 orphans.push(name);
             } else if name == RESERVE {
                 // Whole, or made again (a crash may have left it short).
-                let len = storage.open(&name, OpenMode::ReadOnly)?.len()?;
+                let len = len_if_present(storage, &name)?.unwrap_or(0);
                 has_reserve = len == options.reserve_bytes && len > 0;
             }
         }
