@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'ReadOnly' // the store was opened with `readOnly`
   | 'InvalidKey' // an empty key
   | 'InvalidArgument' // a call the API does not accept
+  | 'StorageUnavailable' // no OPFS sync access handles (and no memory fallback asked for), no
+  //                        Web Workers (server-side rendering), or no StorageManager
   | 'UnsupportedVersion' // files of a newer format version
   | 'Io'; // anything else the storage reported
 
@@ -58,12 +60,15 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Keep the store in memory even where OPFS exists. */
   memory?: boolean;
+  /** `memory`: where OPFS sync access handles are missing, keep the store in memory instead
+   * of failing with `StorageUnavailable`. */
+  fallback?: 'memory';
   /** Create the store from these files (from `export()`, or a native store's directory). */
   files?: Record<string, Uint8Array>;
 }
 
 export interface Stats {
-  /** `opfs`, or `memory` where the browser has no OPFS sync access handles. */
+  /** `opfs`, or `memory` (asked for with `memory`, or `fallback` where OPFS is missing). */
   backend: 'opfs' | 'memory';
   keys: number;
   rows: number;
@@ -129,10 +134,17 @@ export interface Store {
   compact(): Promise<number>;
   stats(): Promise<Stats>;
   sync(): Promise<void>;
+  /** Asks the browser to keep this origin's data through storage pressure; whether it will
+   * (Firefox may ask the user: call it from a user's action). */
+  persist(): Promise<boolean>;
+  /** The browser's estimate for this origin, in bytes. */
+  estimate(): Promise<{ usage: number; quota: number }>;
   close(): Promise<void>;
 }
 
-/** Opens (or creates) the store `name`; `Locked` at once if another tab has it open. */
+/** Opens (or creates) the store `name`; `Locked` at once if another tab has it open;
+ * `StorageUnavailable` without OPFS sync access handles unless `memory` or `fallback` says
+ * otherwise. Never asks the user anything (see `Store.persist`). */
 export function open(name: string, options?: OpenOptions): Promise<Store>;
 
 /** Runs the engine's storage conformance suite on OPFS in a worker; the checks passed. */

@@ -160,6 +160,19 @@ class Store {
     return this.putMany(entries);
   }
 
+  /** Asks the browser to keep this origin's data through storage pressure; whether it will.
+   * Firefox may ask the user, so this waits on an answer: call it from a user's action. */
+  async persist() {
+    const storage = storageManager();
+    return typeof storage.persist === 'function' ? storage.persist() : false;
+  }
+
+  /** The browser's estimate for this origin: `{usage, quota}` in bytes. */
+  async estimate() {
+    const { usage = 0, quota = 0 } = (await storageManager().estimate?.()) ?? {};
+    return { usage, quota };
+  }
+
   compact() { return this.call('compact', {}); }
   stats() { return this.call('stats', {}); }
   sync() { return this.call('sync', {}); }
@@ -177,19 +190,35 @@ class Store {
   }
 }
 
+/** The origin's StorageManager, or StorageUnavailable. */
+function storageManager() {
+  const storage = globalThis.navigator?.storage;
+  if (!storage) throw new ToonStoreError('StorageUnavailable', 'this page has no StorageManager');
+  return storage;
+}
+
 /**
- * Opens (or creates) the store `name`: in OPFS when the browser has it, else in memory
- * (`stats().backend` says which). A store open in another tab fails at once with `Locked`.
- * `options.files` (from `export()`) creates the store from a native store's files.
+ * Opens (or creates) the store `name` in OPFS; `StorageUnavailable` where the browser gives
+ * workers no OPFS sync access handles (Safari private browsing, old browsers), unless
+ * `options.memory` (always in memory) or `options.fallback: 'memory'` (in memory there).
+ * `stats().backend` says which. A store open in another tab fails at once with `Locked`.
+ * `options.files` (from `export()`) creates the store from a native store's files. Never
+ * asks the user anything: persistence is asked for by `store.persist()` only.
  */
 export async function open(name, options = {}) {
-  const { files, ...engineOptions } = options;
-  // Ask to keep the data through storage pressure (the browser may say no).
-  await navigator.storage?.persist?.().catch(() => false);
+  // Imported during server-side rendering, the module does nothing; opening says why not.
+  if (typeof Worker === 'undefined') {
+    throw new ToonStoreError('StorageUnavailable', 'no Web Workers here (server-side rendering?): open the store in a browser');
+  }
+  const { files, fallback, ...engineOptions } = options;
+  if (fallback !== undefined && fallback !== 'memory') {
+    throw new ToonStoreError('InvalidOption', `fallback must be 'memory', not ${JSON.stringify(fallback)}`);
+  }
   const connection = new Connection();
   const transfer = files ? Object.values(files).map((bytes) => bytes.buffer) : [];
   try {
-    const info = await connection.request('open', { name, options: engineOptions, files }, transfer);
+    const args = { name, options: engineOptions, fallback, files };
+    const info = await connection.request('open', args, transfer);
     return new Store(connection, name, info);
   } catch (e) {
     connection.terminate();

@@ -101,13 +101,16 @@ async function lock(name) {
   });
 }
 
-export async function open({ name, options = {}, files }) {
+export async function open({ name, options = {}, fallback, files }) {
   if (store) throw new CodedError('InvalidArgument', 'this worker already holds a store');
   await init();
   await lock(name);
   let slots = [];
   try {
-    if (!opfsAvailable() || options.memory) {
+    if (!options.memory && !opfsAvailable() && fallback !== 'memory') {
+      throw new CodedError('StorageUnavailable', 'this browser gives workers no OPFS sync access handles (Safari private browsing, older browsers): open with {memory: true}, or {fallback: \'memory\'}, for a store that lasts as long as the page');
+    }
+    if (options.memory || !opfsAvailable()) {
       if (files) throw new CodedError('InvalidArgument', 'files can only be opened on OPFS');
       store = WasmStore.openMemory(options);
       return store.stats();

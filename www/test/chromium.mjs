@@ -6,7 +6,7 @@ import { chromium } from 'playwright-core';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** A browser context on the profile directory `profile`. */
-export function launch(profile) {
-  return chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', args: ARGS });
+/** A browser context on the profile directory `profile` (with `extra` flags). */
+export function launch(profile, extra = []) {
+  return chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', args: [...ARGS, ...extra] });
 }

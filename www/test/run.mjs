@@ -366,6 +366,42 @@ const tests = {
     assert.deepEqual(out, [{ v: 1 }, 'memory', undefined]);
   },
 
+  async 'open never waits on a permission prompt; persist() and estimate() ask when called'(context) {
+    // Firefox answers navigator.storage.persist() with a prompt to the user: an open that
+    // awaited it stayed pending for as long as nobody answered.
+    const page = await newPage(context);
+    const out = await inPage(page, async (t) => {
+      const asked = [];
+      navigator.storage.persist = () => {
+        asked.push('persist');
+        return new Promise(() => {});
+      };
+      const timeout = new Promise((resolve) => { setTimeout(() => resolve('still pending'), 5000); });
+      const store = await Promise.race([t.open('prompted'), timeout]);
+      if (store === 'still pending') return { asked, store };
+      navigator.storage.persist = () => {
+        asked.push('persist');
+        return Promise.resolve(true);
+      };
+      const persisted = await store.persist();
+      const { usage, quota } = await store.estimate();
+      await store.close();
+      let refused;
+      try {
+        await t.open('prompted', { fallback: 'disk' });
+      } catch (e) {
+        refused = e.code;
+      }
+      const kept = await t.open('prompted', { fallback: 'memory' });
+      const backend = kept.backend;
+      await kept.close();
+      return { asked, persisted, usage: usage > 0, quota: quota > usage, refused, backend };
+    });
+    assert.deepEqual(out, {
+      asked: ['persist'], persisted: true, usage: true, quota: true, refused: 'InvalidOption', backend: 'opfs',
+    });
+  },
+
   async 'data persists across a reload and a browser restart'(context, restart) {
     let page = await newPage(context);
     await inPage(page, async (t) => {
@@ -480,6 +516,36 @@ const tests = {
     }
     rmSync(dir, { recursive: true });
   },
+};
+
+tests['without OPFS, open is StorageUnavailable unless memory is asked for'] = async () => {
+  // A page from a name that is not loopback is not a secure context: no StorageManager, no
+  // OPFS, in the page and in its workers (as in Safari's private browsing, for OPFS).
+  const insecureProfile = mkdtempSync(join(tmpdir(), 'toonstore-chromium-insecure-'));
+  const insecure = await launchChromium(insecureProfile, ['--host-resolver-rules=MAP toonstore.test 127.0.0.1']);
+  try {
+    const page = await insecure.newPage();
+    await page.goto(`http://toonstore.test:${server.address().port}/test/page.html`);
+    await page.waitForFunction(() => window.ready === true);
+    const out = await inPage(page, async (t) => {
+      const codes = [];
+      for (const options of [{}, { fallback: 'memory' }, { memory: true }]) {
+        try {
+          const store = await t.open('nowhere', options);
+          codes.push(store.backend);
+          await store.put('k', { n: 1 });
+          await store.close();
+        } catch (e) {
+          codes.push(e.code);
+        }
+      }
+      return { codes, secure: window.isSecureContext };
+    });
+    assert.deepEqual(out, { codes: ['StorageUnavailable', 'memory', 'memory'], secure: false });
+  } finally {
+    await insecure.close();
+    rmSync(insecureProfile, { recursive: true, force: true });
+  }
 };
 
 tests['the demo page stores, lists and exports records'] = async (context) => {
