@@ -548,6 +548,20 @@ tests['without OPFS, open is StorageUnavailable unless memory is asked for'] = a
   }
 };
 
+tests['a TypeScript app compiles with tsc --strict against the types and runs'] = async (context) => {
+  // Compiled here, from www/test/types (consumer.ts, tsconfig.json), beside its source.
+  execFileSync(join(www, 'node_modules', '.bin', 'tsc'), ['-p', join(www, 'test', 'types')]);
+  const page = await newPage(context);
+  const out = await inPage(page, async () => {
+    const app = await import(`${location.origin}/test/types/consumer.js`);
+    return app.main();
+  });
+  assert.deepEqual(out, {
+    name: 'Ada', text: 'name: Ada\ntags[1]: math', row: 0, deleted: false, keys: ['user:1'], texts: 1,
+    backend: 'opfs', code: 'InvalidDocument', estimate: true,
+  });
+};
+
 tests['the demo page stores, lists and exports records'] = async (context) => {
   const page = await context.newPage();
   await page.goto(`${origin}/demo/`);
