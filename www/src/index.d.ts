@@ -146,6 +146,3 @@ export interface Store {
  * `StorageUnavailable` without OPFS sync access handles unless `memory` or `fallback` says
  * otherwise. Never asks the user anything (see `Store.persist`). */
 export function open(name: string, options?: OpenOptions): Promise<Store>;
-
-/** Runs the engine's storage conformance suite on OPFS in a worker; the checks passed. */
-export function storageConformance(): Promise<number>;

@@ -225,13 +225,3 @@ export async function open(name, options = {}) {
     throw e;
   }
 }
-
-/** Runs the engine's storage conformance suite on OPFS in a worker (for tests). */
-export async function storageConformance() {
-  const connection = new Connection();
-  try {
-    return await connection.request('conformance', {});
-  } finally {
-    connection.terminate();
-  }
-}

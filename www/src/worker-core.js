@@ -1,8 +1,9 @@
 // What the worker does with its one store, apart from listening (worker.js): the engine
 // inside is synchronous; what is asynchronous happens around it: the Web Lock, opening OPFS
 // sync access handles for the store's slot files (ahead of need), and nothing else (slots
-// are reused, never removed). The benchmark worker imports it too.
-import init, { WasmStore, storageConformance } from '../pkg/toonstore_wasm.js';
+// are reused, never removed). The benchmark worker and the conformance test worker import it
+// too.
+import init, { WasmStore } from '../pkg/toonstore_wasm.js';
 
 /** Spare slots kept open so the engine can create files (segments, hints) synchronously. */
 const SPARE_SLOTS = 4;
@@ -55,7 +56,7 @@ async function openSlots(dir) {
 }
 
 /** Creates `count` new, empty slot files and opens them: `[name, handle]` pairs. */
-async function newSlots(dir, count) {
+export async function newSlots(dir, count) {
   const handles = [];
   for (let i = 0; i < count; i++) {
     const name = SLOT_PREFIX + String(nextSlot++).padStart(6, '0');
@@ -162,21 +163,6 @@ function forget() {
   releaseLock = null;
 }
 
-/** Runs the engine's storage conformance suite on fresh OPFS slots (tests). */
-async function conformance() {
-  await init();
-  const root = await navigator.storage.getDirectory();
-  const dir = await root.getDirectoryHandle(`conformance-${Date.now()}`, { create: true });
-  const sets = [];
-  for (let check = 0; check < 14; check++) sets.push(await newSlots(dir, 8));
-  try {
-    return storageConformance(sets);
-  } finally {
-    for (const set of sets) for (const [, handle] of set) handle.close();
-    await root.removeEntry(dir.name, { recursive: true });
-  }
-}
-
 /** The open store (a `WasmStore`), or null. */
 export function current() {
   return store;
@@ -185,7 +171,6 @@ export function current() {
 export const operations = {
   open,
   close,
-  conformance,
   putJson: ({ key, json }) => store.putJson(key, json),
   putText: ({ key, text }) => store.putText(key, text),
   getJson: ({ key }) => store.getJson(key),

@@ -43,7 +43,7 @@ self.onmessage = ({ data: { id, op, args } }) => {
     try {
       const run = operations[op];
       if (!run) throw new CodedError('InvalidArgument', `unknown operation ${op}`);
-      if (!current() && !['open', 'close', 'conformance'].includes(op)) {
+      if (!current() && !['open', 'close'].includes(op)) {
         throw new CodedError('Closed', 'the store is closed');
       }
       let ok;
