@@ -1,3 +1,4 @@
+// @ts-check
 // ToonStore in the browser: a promise API on the main thread; the store itself lives in a
 // dedicated Worker (./worker.js), so the main thread never blocks on storage.
 
@@ -125,7 +126,8 @@ class Store {
   async getMany(keys) { return (await this.call('getManyJson', { keys })).map(fromJson); }
 
   /** `[key, value]` pairs in key order, fetched in chunks: `{prefix, from, to, limit, text}`
-   * (`to` excluded; `text` gives TOON text instead of values). */
+   * (`to` excluded; `text` gives TOON text instead of values).
+   * @param {{prefix?: string, from?: string, to?: string, limit?: number, text?: boolean}} [options] */
   async *scan({ prefix, from, to, limit = Infinity, text = false } = {}) {
     let after;
     let left = limit;
@@ -141,7 +143,8 @@ class Store {
   }
 
   /** `{format: 'files'}` (default): the store's files by name, the same bytes as a native
-   * store's directory; `{format: 'toon', prefix}`: the documents as one TOON document. */
+   * store's directory; `{format: 'toon', prefix}`: the documents as one TOON document.
+   * @param {{format?: string, prefix?: string}} [options] */
   export({ format = 'files', prefix } = {}) {
     if (format === 'toon') return this.call('exportToon', { prefix });
     if (format === 'files') return this.call('exportFiles', {});

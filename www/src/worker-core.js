@@ -1,3 +1,4 @@
+// @ts-check
 // What the worker does with its one store, apart from listening (worker.js): the engine
 // inside is synchronous; what is asynchronous happens around it: the Web Lock, opening OPFS
 // sync access handles for the store's slot files (ahead of need), and nothing else (slots
@@ -102,6 +103,8 @@ async function lock(name) {
   });
 }
 
+/** @param {{name: string, options?: {memory?: boolean}, fallback?: string,
+ *   files?: Record<string, Uint8Array>}} args */
 export async function open({ name, options = {}, fallback, files }) {
   if (store) throw new CodedError('InvalidArgument', 'this worker already holds a store');
   await init();

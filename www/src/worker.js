@@ -1,3 +1,4 @@
+// @ts-check
 // The dedicated Worker that owns one store (see worker-core.js for what it does).
 //
 // Protocol: requests {id, op, args}; replies {id, ok} or {id, error: {code, message, ...}};

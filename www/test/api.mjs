@@ -178,9 +178,14 @@ export default {
     assert.deepEqual(out, [{ v: 1 }, 'memory', undefined]);
   },
 
-  async 'a TypeScript app compiles with tsc --strict against the types and runs'(context) {
-    // Compiled here, from www/test/types (consumer.ts, tsconfig.json), beside its source.
-    execFileSync(join(www, 'node_modules', '.bin', 'tsc'), ['-p', join(www, 'test', 'types')]);
+  async 'a TypeScript app compiles with tsc --strict against the types and runs; tsc checks the sources'(context) {
+    // Compiled here, from www/test/types (consumer.ts, tsconfig.json), beside its source;
+    // and the package's own sources checked by tsc (`// @ts-check`, JSDoc): the page's
+    // module against the DOM, the worker's against WebWorker.
+    const tsc = join(www, 'node_modules', '.bin', 'tsc');
+    for (const config of ['tsconfig.json', 'tsconfig.page.json', 'tsconfig.worker.json']) {
+      execFileSync(tsc, ['-p', join(www, 'test', 'types', config)]);
+    }
     const page = await newPage(context);
     const out = await inPage(page, async () => {
       const app = await import(`${location.origin}/test/types/consumer.js`);
