@@ -5,7 +5,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::guest::*;
 use common::temp_dir;
@@ -52,10 +52,8 @@ fn a_timeout_stops_spinning_and_sleeping_guests() {
     for (what, wasm) in [("spinning", spin()), ("sleeping", sleep)] {
         let mut run = options(&wasm, &root);
         run.limits.timeout = Some(Duration::from_millis(300));
-        let start = Instant::now();
+        // Never stopped, either guest would run forever: the stop itself is the check.
         assert_eq!(stopped(&run), Stopped::Timeout, "{what}");
-        let took = start.elapsed();
-        assert!(took < Duration::from_secs(10), "{what}: stopped after {took:?}");
     }
     // A sleep that ends before the deadline is a sleep.
     let nap = Wat::default().module("(call $check (call $sleep (i64.const 1000000)))");
@@ -160,10 +158,8 @@ fn the_binary_exits_with_each_stops_code() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert!(start.elapsed() < Duration::from_secs(10));
+    // Without the exit it would wait on stdin forever.
+    assert_eq!(child.wait().unwrap().code(), Some(130));
     let help = Command::new(env!("CARGO_BIN_EXE_toonstore-host"))
         .args(["run", "--help"])
         .output()
@@ -226,8 +222,7 @@ fn a_poll_whose_clock_has_passed_returns_at_once_under_a_timeout() {
          (call $check (call $poll_oneoff (i32.const 64) (i32.const 256) (i32.const 2) (i32.const 4)))",
     );
     let mut run = options(&wasm, &root);
+    // Sleeping until the deadline instead would end in a Timeout stop, not an exit.
     run.limits.timeout = Some(Duration::from_secs(30));
-    let start = Instant::now();
     assert_eq!(exit_code(&run).0, ESUCCESS);
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
 }
