@@ -260,3 +260,29 @@ fn a_read_only_store_reads_and_changes_nothing() {
     assert!(snapshot(&storage) == before, "a read-only store changed a file");
     drop(writer);
 }
+
+#[test]
+fn the_next_sequence_grows_with_every_write_and_survives_reopening() {
+    // The browser package gives it to change events as their version: it must never repeat.
+    let memory = MemoryStorage::new();
+    let store = Store::open(memory.clone(), small()).unwrap();
+    let mut seen = vec![store.next_sequence()];
+    store.put("a", "n: 1").unwrap();
+    seen.push(store.next_sequence());
+    store.batch(Batch::new().put("b", "n: 2").delete("a")).unwrap();
+    seen.push(store.next_sequence());
+    store.append("n: 3").unwrap();
+    seen.push(store.next_sequence());
+    store.close().unwrap();
+    let store = Store::open(memory.clone(), small()).unwrap();
+    seen.push(store.next_sequence());
+    store.put("c", "n: 4").unwrap();
+    seen.push(store.next_sequence());
+    // Every write takes a new number; a reopen goes on from where the files reached.
+    let grew = |from: usize| seen[from] < seen[from + 1];
+    assert!(grew(0) && grew(1) && grew(2) && seen[3] <= seen[4] && grew(4), "{seen:?}");
+    store.close().unwrap();
+    let last = Store::open(memory.clone(), small()).unwrap().next_sequence();
+    let read_only = Store::open(memory, Options { read_only: true, ..small() }).unwrap();
+    assert_eq!(read_only.next_sequence(), last);
+}

@@ -78,6 +78,14 @@ enum Live {
 }
 
 impl<S: Storage> Store<S> {
+    /// The sequence number the next record will carry: every committed write so far has a
+    /// smaller one, and it never goes back, across reopens too (a read-only store gives the
+    /// one its files reached; a closed store 0). The browser package reports it as the version
+    /// of a change.
+    pub fn next_sequence(&self) -> u64 {
+        lock(&self.writer).as_ref().map_or(0, |writer| writer.sequence)
+    }
+
     /// Figures about the store now.
     pub fn stats(&self) -> Stats {
         let (disk_bytes, segments) = match lock(&self.writer).as_ref() {
