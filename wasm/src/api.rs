@@ -221,6 +221,13 @@ impl WasmStore {
         Ok(WasmStore { backend: Backend::Memory(store) })
     }
 
+    /// Checks open options as an open would (`InvalidOption`), opening nothing: a leader
+    /// checks the options of a tab that sends it its calls.
+    #[wasm_bindgen(js_name = checkOptions)]
+    pub fn check_options(options_js: JsValue) -> Result<(), JsValue> {
+        options(&options_js)?.validate().map_err(store_error)
+    }
+
     /// Writes engine files (`{name: Uint8Array}`) into empty OPFS slots, before opening.
     #[wasm_bindgen(js_name = importFiles)]
     pub fn import_files(slots: Array, files: Object) -> Result<(), JsValue> {
@@ -445,6 +452,13 @@ impl WasmStore {
         set("recoveredTailBytes", (stats.recovered_tail_bytes as f64).into())?;
         set("salvagedRecords", (stats.salvaged_records as f64).into())?;
         Ok(object.into())
+    }
+
+    /// The sequence number the next write will get (see `Store::next_sequence`): the
+    /// version a change event carries, and what a read saw.
+    #[wasm_bindgen(js_name = nextSequence)]
+    pub fn next_sequence(&self) -> f64 {
+        with_store!(self, |s| s.next_sequence()) as f64
     }
 
     /// Hands buffered writes to OPFS (a reloaded tab then keeps them), without a sync.

@@ -5,7 +5,12 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 
 /** Stable error codes. */
 export type ErrorCode =
-  | 'Locked' // the store is open in another tab or worker
+  | 'Locked' // another tab holds the store alone (`multiTab: 'exclusive'`), or no tab that
+  //           leads it answered within `timeout`
+  | 'LeaderLost' // the tab that led the store took this call and went (closed, crashed)
+  //               without answering: it may or may not have taken effect (`call` is its id)
+  | 'Timeout' // no answer from the leading tab within `timeout` (frozen, hidden): `taken`
+  //            false means the call never ran and never will; true, that it may have
   | 'Corrupted' // stored bytes fail their checksum or make no sense (`recovery: 'salvage'`
   //              opens anyway, moving damaged bytes aside)
   | 'InvalidDocument' // not valid TOON (see `line`, `column`), or not JSON-like
@@ -36,6 +41,10 @@ export class ToonStoreError extends Error {
    * when the browser's quota refused, its size then). */
   readonly size?: number;
   readonly limit?: number;
+  /** For `LeaderLost`: the id of the call. */
+  readonly call?: number;
+  /** For `Timeout`: whether the leading tab took the call (it may then have run). */
+  readonly taken?: boolean;
 }
 
 export interface OpenOptions {
@@ -63,8 +72,37 @@ export interface OpenOptions {
   /** `memory`: where OPFS sync access handles are missing, keep the store in memory instead
    * of failing with `StorageUnavailable`. */
   fallback?: 'memory';
-  /** Create the store from these files (from `export()`, or a native store's directory). */
+  /** Create the store from these files (from `export()`, or a native store's directory);
+   * implies `multiTab: 'exclusive'`. */
   files?: Record<string, Uint8Array>;
+  /** `shared` (default): every tab of the origin may open the store; one tab's worker leads
+   * and the others send it their calls. `exclusive`: this tab alone, `Locked` at once if
+   * another has it. Engine options (sizes, `recovery`, the default durability) are those of
+   * the tab that opens the files; a follower's are checked (`InvalidOption`), its
+   * `readOnly` holds for its own calls and its `durability: 'immediate'` has its writes
+   * synced. */
+  multiTab?: 'shared' | 'exclusive';
+  /** How long `open` waits for the store, and each call for another tab's answer, in ms
+   * (default 30000): then `Locked`, or `Timeout`. */
+  timeout?: number;
+  /** Keep documents read by `get` in this page, up to `bytes` (two bytes a character of key
+   * and JSON): a get of a cached key settles without a message. Every tab's writes keep it
+   * current. */
+  cache?: { bytes: number };
+}
+
+/** A committed change, from any tab: `version` only grows (a batch's keys share one). */
+export type ChangeEvent =
+  | { type: 'put' | 'delete'; key: string; version: number }
+  /** The tab that led the store went without a word: changes it made before `version` may
+   * not have been announced. Re-read what matters. */
+  | { type: 'missed'; version: number };
+
+export interface WatchOptions {
+  /** Only keys that start with it. */
+  prefix?: string;
+  /** Ends the iteration when aborted. */
+  signal?: AbortSignal;
 }
 
 export interface Stats {
@@ -130,6 +168,9 @@ export interface Store {
   export(options: { format: 'toon'; prefix?: string }): Promise<string>;
   /** Puts records keyed by their field `keyField` (default `id`), in one batch. */
   import(records: Array<Record<string, Json>>, options?: { keyField?: string }): Promise<void>;
+  /** Every committed change in any tab of the origin, in commit order; keys only, never
+   * values. Appends (rows) are not keyed changes and are not reported. */
+  watch(options?: WatchOptions): AsyncIterableIterator<ChangeEvent>;
   /** Rewrites live documents; the bytes reclaimed. */
   compact(): Promise<number>;
   stats(): Promise<Stats>;
@@ -139,10 +180,13 @@ export interface Store {
   persist(): Promise<boolean>;
   /** The browser's estimate for this origin, in bytes. */
   estimate(): Promise<{ usage: number; quota: number }>;
+  /** Makes this tab's writes durable and lets the store go here; a leading tab hands it to
+   * the next. At the quota it may fail: the store then stays open. */
   close(): Promise<void>;
 }
 
-/** Opens (or creates) the store `name`; `Locked` at once if another tab has it open;
- * `StorageUnavailable` without OPFS sync access handles unless `memory` or `fallback` says
- * otherwise. Never asks the user anything (see `Store.persist`). */
+/** Opens (or creates) the store `name`, shared by every tab of the origin (see
+ * `multiTab`): waits up to `timeout` for it; `StorageUnavailable` without OPFS sync access
+ * handles unless `memory` or `fallback` says otherwise. Never asks the user anything (see
+ * `Store.persist`). */
 export function open(name: string, options?: OpenOptions): Promise<Store>;

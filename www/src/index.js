@@ -1,73 +1,11 @@
 // @ts-check
 // ToonStore in the browser: a promise API on the main thread; the store itself lives in a
-// dedicated Worker (./worker.js), so the main thread never blocks on storage.
+// dedicated Worker (./worker.js) of one tab, which every tab of the origin shares
+// (./client.js, ./protocol.js), so the main thread never blocks on storage.
+import { Client, DEFAULT_TIMEOUT_MS } from './client.js';
+import { ToonStoreError } from './errors.js';
 
-/** An error from the store, with a stable `code` (see index.d.ts). */
-export class ToonStoreError extends Error {
-  constructor(code, message, details = {}) {
-    super(message);
-    this.name = 'ToonStoreError';
-    this.code = code;
-    Object.assign(this, details);
-  }
-}
-
-/** Talks to one worker: requests carry ids, replies settle them. */
-class Connection {
-  constructor() {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    this.pending = new Map();
-    this.nextId = 1;
-    this.gone = null;
-    this.worker.onmessage = ({ data }) => this.settle(data);
-    const fail = (message) => this.fail(message);
-    this.worker.onerror = (event) => {
-      event.preventDefault();
-      fail(`the worker crashed: ${event.message ?? 'unknown error'}`);
-    };
-    this.worker.onmessageerror = () => fail('a message from the worker could not be read');
-  }
-
-  request(op, args, transfer = []) {
-    if (this.gone) return Promise.reject(this.gone);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, op, args }, transfer);
-    });
-  }
-
-  settle({ id, ok, error, fatal }) {
-    const waiting = this.pending.get(id);
-    this.pending.delete(id);
-    if (fatal) {
-      this.fail(error.message);
-      waiting?.reject(this.gone);
-      return;
-    }
-    if (!waiting) return;
-    if (error) {
-      const { code, message, ...details } = error;
-      waiting.reject(new ToonStoreError(code, message, details));
-    } else {
-      waiting.resolve(ok);
-    }
-  }
-
-  /** The worker is gone: every pending and later call fails with WorkerGone. */
-  fail(message) {
-    if (this.gone) return;
-    this.gone = new ToonStoreError('WorkerGone', message);
-    for (const { reject } of this.pending.values()) reject(this.gone);
-    this.pending.clear();
-    this.worker.terminate();
-  }
-
-  terminate() {
-    this.gone ??= new ToonStoreError('Closed', 'the store is closed');
-    this.worker.terminate();
-  }
-}
+export { ToonStoreError };
 
 const SCAN_CHUNK = 256;
 
@@ -89,19 +27,25 @@ const fromJson = (json) => (json === undefined ? undefined : JSON.parse(json));
 
 /** One open store. Values are plain JSON-like objects; `...Text` methods take TOON text. */
 class Store {
-  constructor(connection, name, info) {
-    this.connection = connection;
+  /** @param {Client} client */
+  constructor(client, name, info) {
+    this.client = client;
     this.name = name;
     this.backend = info.backend;
   }
 
   call(op, args, transfer) {
-    return this.connection.request(op, args, transfer);
+    return this.client.call(op, args, transfer);
   }
 
   async put(key, value) { return this.call('putJson', { key, json: toJson(value) }); }
   putText(key, text) { return this.call('putText', { key, text }); }
-  async get(key) { return fromJson(await this.call('getJson', { key })); }
+  async get(key) {
+    // A cached document settles without a message (see cache.js).
+    const cached = this.client.cache?.get(key);
+    if (cached !== undefined) return JSON.parse(cached);
+    return fromJson(await this.call('getJson', { key }));
+  }
   getText(key) { return this.call('getText', { key }); }
   delete(key) { return this.call('delete', { key }); }
   async append(value) { return this.call('append', { text: toJson(value), json: true }); }
@@ -176,21 +120,20 @@ class Store {
     return { usage, quota };
   }
 
+  /** Every committed change in any tab, in commit order: `{key, type: 'put' | 'delete',
+   * version}` (a batch: one event per key, one version), or `{type: 'missed', version}` when
+   * the tab that led the store went without a word (changes it made may not have been
+   * announced). Ends when `signal` aborts or the store closes.
+   * @param {{prefix?: string, signal?: AbortSignal}} [options] */
+  watch(options) { return this.client.watch(options); }
+
   compact() { return this.call('compact', {}); }
   stats() { return this.call('stats', {}); }
   sync() { return this.call('sync', {}); }
 
-  async close() {
-    try {
-      await this.call('close', {});
-    } catch (e) {
-      // At the quota the store stays open with its writes: close again once there is room.
-      if (e?.code === 'QuotaExceeded') throw e;
-      this.connection.terminate();
-      throw e;
-    }
-    this.connection.terminate();
-  }
+  /** Makes this tab's writes durable and lets the store go here (a leading tab hands it to
+   * the next). At the quota it may fail: the store then stays open. */
+  close() { return this.client.close(); }
 }
 
 /** The origin's StorageManager, or StorageUnavailable. */
@@ -201,30 +144,65 @@ function storageManager() {
 }
 
 /**
- * Opens (or creates) the store `name` in OPFS; `StorageUnavailable` where the browser gives
- * workers no OPFS sync access handles (Safari private browsing, old browsers), unless
- * `options.memory` (always in memory) or `options.fallback: 'memory'` (in memory there).
- * `stats().backend` says which. A store open in another tab fails at once with `Locked`.
- * `options.files` (from `export()`) creates the store from a native store's files. Never
- * asks the user anything: persistence is asked for by `store.persist()` only.
+ * Opens (or creates) the store `name` in OPFS, shared by every tab of the origin that opens
+ * it: one tab's worker leads (holds the Web Lock and the files) and the others send it their
+ * calls; when it goes, another takes over. `multiTab: 'exclusive'` opens it for this tab alone
+ * (`Locked` at once if another has it). Waits up to `timeout` ms (default 30 s) for the store
+ * (`Locked` then), and as long for each answer from another tab (`Timeout`).
+ * `StorageUnavailable` where the browser gives workers no OPFS sync access handles (Safari
+ * private browsing, old browsers), unless `options.memory` (always in memory) or
+ * `options.fallback: 'memory'` (in memory there): a store in memory is this tab's alone.
+ * `options.files` (from `export()`) creates the store from a native store's files (exclusive).
+ * `options.cache: {bytes}` keeps documents read by `get` in this page, coherent with every
+ * tab's writes. Never asks the user anything: persistence is asked for by `store.persist()`.
+ * @param {string} name
+ * @param {import('./index.js').OpenOptions} [options]
  */
 export async function open(name, options = {}) {
   // Imported during server-side rendering, the module does nothing; opening says why not.
   if (typeof Worker === 'undefined') {
     throw new ToonStoreError('StorageUnavailable', 'no Web Workers here (server-side rendering?): open the store in a browser');
   }
-  const { files, fallback, ...engineOptions } = options;
+  const {
+    files, fallback, multiTab = 'shared', timeout = DEFAULT_TIMEOUT_MS, cache, ...engineOptions
+  } = options;
   if (fallback !== undefined && fallback !== 'memory') {
     throw new ToonStoreError('InvalidOption', `fallback must be 'memory', not ${JSON.stringify(fallback)}`);
   }
-  const connection = new Connection();
-  const transfer = files ? Object.values(files).map((bytes) => bytes.buffer) : [];
-  try {
-    const args = { name, options: engineOptions, fallback, files };
-    const info = await connection.request('open', args, transfer);
-    return new Store(connection, name, info);
-  } catch (e) {
-    connection.terminate();
-    throw e;
+  if (multiTab !== 'shared' && multiTab !== 'exclusive') {
+    throw new ToonStoreError('InvalidOption', `multiTab must be 'shared' or 'exclusive', not ${JSON.stringify(multiTab)}`);
   }
+  if (!(timeout > 0)) {
+    throw new ToonStoreError('InvalidOption', `timeout must be a number of milliseconds above 0, not ${JSON.stringify(timeout)}`);
+  }
+  const cacheBytes = cache?.bytes;
+  if (cache !== undefined && !(Number.isSafeInteger(cacheBytes) && cacheBytes > 0)) {
+    throw new ToonStoreError('InvalidOption', `cache.bytes must be a whole number of bytes above 0, not ${JSON.stringify(cacheBytes)}`);
+  }
+  const client = new Client(name, {
+    mode: files ? 'exclusive' : multiTab,
+    timeout,
+    readOnly: Boolean(engineOptions.readOnly),
+    durable: engineOptions.durability === 'immediate',
+    cacheBytes,
+  });
+  const transfer = files ? Object.values(files).map((bytes) => bytes.buffer) : [];
+  const info = await client.start({ name, options: engineOptions, fallback, files }, transfer);
+  const store = new Store(client, name, info);
+  pages.add(client);
+  return store;
+}
+
+/** The clients of this page: on pagehide a leading one hands the store over at once. */
+const pages = new Set();
+if (typeof addEventListener === 'function') {
+  addEventListener('pagehide', () => {
+    for (const client of pages) {
+      if (client.gone) pages.delete(client);
+      else client.hide();
+    }
+  });
+  addEventListener('pageshow', (event) => {
+    if (event.persisted) for (const client of pages) client.show();
+  });
 }

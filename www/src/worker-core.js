@@ -1,10 +1,12 @@
 // @ts-check
-// What the worker does with its one store, apart from listening (worker.js): the engine
-// inside is synchronous; what is asynchronous happens around it: the Web Lock, opening OPFS
-// sync access handles for the store's slot files (ahead of need), and nothing else (slots
-// are reused, never removed). The benchmark worker and the conformance test worker import it
-// too.
+// What the worker does with its one store, apart from listening and leading (worker.js): the
+// engine inside is synchronous; what is asynchronous happens around it: opening OPFS sync
+// access handles for the store's slot files (ahead of need), and nothing else (slots are
+// reused, never removed). The benchmark worker and the conformance test worker import it too.
 import init, { WasmStore } from '../pkg/toonstore_wasm.js';
+import { EPOCH_FILE, lockName, opfsAvailable } from './protocol.js';
+
+export { lastPanic } from '../pkg/toonstore_wasm.js';
 
 /** Spare slots kept open so the engine can create files (segments, hints) synchronously. */
 const SPARE_SLOTS = 4;
@@ -22,11 +24,6 @@ export class CodedError extends Error {
   }
 }
 
-function opfsAvailable() {
-  return typeof navigator.storage?.getDirectory === 'function' &&
-    typeof FileSystemFileHandle !== 'undefined' &&
-    typeof FileSystemFileHandle.prototype.createSyncAccessHandle === 'function';
-}
 
 async function storeDirectory(name, create) {
   const root = await navigator.storage.getDirectory();
@@ -34,14 +31,24 @@ async function storeDirectory(name, create) {
   return stores.getDirectoryHandle(name, { create });
 }
 
+/** How long a file held by another context (a reloading page's old worker, which the
+ * browser ends a little after its page) is waited for before the store counts as Locked. */
+const HANDLE_WAIT_MS = 5000;
+
+/** A sync access handle on `fileHandle`, retried with backoff while another context holds
+ * the file: the Web Lock changes hands before the old worker's handles are closed. */
 async function openHandle(fileHandle) {
-  try {
-    return await fileHandle.createSyncAccessHandle();
-  } catch (e) {
-    if (e.name === 'NoModificationAllowedError') {
-      throw new CodedError('Locked', 'the store is open elsewhere (another tab or worker)');
+  const started = Date.now();
+  for (let delay = 5; ; delay = Math.min(delay * 2, 250)) {
+    try {
+      return await fileHandle.createSyncAccessHandle();
+    } catch (e) {
+      if (e.name !== 'NoModificationAllowedError') throw e;
+      if (Date.now() - started > HANDLE_WAIT_MS) {
+        throw new CodedError('Locked', 'the store is open elsewhere (another tab or worker)');
+      }
+      await new Promise((resolve) => { setTimeout(resolve, delay); });
     }
-    throw e;
   }
 }
 
@@ -88,11 +95,12 @@ export async function ensureSlots(wanted = SPARE_SLOTS) {
   if (missing > 0) store.addSlots(await newSlots(directory, missing));
 }
 
-/** Takes the store's Web Lock at once or fails with Locked; held until close. */
+/** Takes the store's Web Lock at once or fails with Locked; held until close. (The package's
+ * worker waits for it instead: see worker.js.) */
 async function lock(name) {
   if (!navigator.locks) return;
   await new Promise((resolve, reject) => {
-    navigator.locks.request(`toonstore:${name}`, { ifAvailable: true }, (held) => {
+    navigator.locks.request(lockName(name), { ifAvailable: true }, (held) => {
       if (!held) {
         reject(new CodedError('Locked', `the store "${name}" is open in another tab`));
         return undefined;
@@ -103,12 +111,28 @@ async function lock(name) {
   });
 }
 
-/** @param {{name: string, options?: {memory?: boolean}, fallback?: string,
- *   files?: Record<string, Uint8Array>}} args */
-export async function open({ name, options = {}, fallback, files }) {
+/** Opens the store alone in this origin: takes its lock at once (or Locked), then its files.
+ * @param {OpenArgs} args */
+export async function open(args) {
+  if (store) throw new CodedError('InvalidArgument', 'this worker already holds a store');
+  await lock(args.name);
+  try {
+    return await openHeld(args);
+  } catch (e) {
+    releaseLock?.();
+    releaseLock = null;
+    throw e;
+  }
+}
+
+/** @typedef {{name: string, options?: {memory?: boolean}, fallback?: string,
+ *   files?: Record<string, Uint8Array>}} OpenArgs */
+
+/** Opens the store whose Web Lock the caller holds (or which lives in memory); its stats.
+ * @param {OpenArgs} args */
+export async function openHeld({ name, options = {}, fallback, files }) {
   if (store) throw new CodedError('InvalidArgument', 'this worker already holds a store');
   await init();
-  await lock(name);
   let slots = [];
   try {
     if (!options.memory && !opfsAvailable() && fallback !== 'memory') {
@@ -136,9 +160,26 @@ export async function open({ name, options = {}, fallback, files }) {
     // A store that did not open holds nothing: its slot files stay free for another try.
     if (!store) for (const [, handle] of slots) handle.close();
     directory = null;
-    releaseLock?.();
-    releaseLock = null;
     throw e;
+  }
+}
+
+/** The next leader epoch of the store `name`, kept in its OPFS directory beside the slots
+ * (one 8-byte little-endian count): every leader gets a larger one than any before it.
+ * Call with the store's Web Lock held. */
+export async function nextEpoch(name) {
+  const dir = await storeDirectory(name, true);
+  const handle = await openHandle(await dir.getFileHandle(EPOCH_FILE, { create: true }));
+  try {
+    const bytes = new DataView(new ArrayBuffer(8));
+    const read = handle.read(bytes, { at: 0 });
+    const epoch = (read === 8 ? Number(bytes.getBigUint64(0, true)) : 0) + 1;
+    bytes.setBigUint64(0, BigInt(epoch), true);
+    handle.write(bytes, { at: 0 });
+    handle.flush();
+    return epoch;
+  } finally {
+    handle.close();
   }
 }
 
@@ -171,9 +212,8 @@ export function current() {
   return store;
 }
 
+/** The calls a store answers, by name (see protocol.js). */
 export const operations = {
-  open,
-  close,
   putJson: ({ key, json }) => store.putJson(key, json),
   putText: ({ key, text }) => store.putText(key, text),
   getJson: ({ key }) => store.getJson(key),
@@ -194,6 +234,8 @@ export const operations = {
   },
   stats: () => store.stats(),
   sync: () => store.sync(),
+  // A follower's open options, checked as its own open would (InvalidOption).
+  checkOptions: ({ options }) => WasmStore.checkOptions(options),
   // Tests: an uncaught error, as a crash of the worker would raise.
   // The call never returns: the queue behind it waits, as it would on a hung engine.
   __crash: () => new Promise(() => { setTimeout(() => { throw new Error('crash requested'); }, 50); }),

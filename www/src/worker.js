@@ -1,89 +1,282 @@
 // @ts-check
-// The dedicated Worker that owns one store (see worker-core.js for what it does).
-//
-// Protocol: requests {id, op, args}; replies {id, ok} or {id, error: {code, message, ...}};
-// ArrayBuffers travel as transfers. A wasm trap is fatal: the reply says WorkerGone and the
-// worker closes.
-import { lastPanic } from '../pkg/toonstore_wasm.js';
-import { CodedError, current, ensureSlots, operations, releaseSlots } from './worker-core.js';
+// The dedicated Worker every tab that opens a store starts (protocol.js: who talks to whom).
+// It waits on the store's Web Lock; once it holds it, it loads the engine (worker-core.js),
+// opens the files and answers calls: its own page's over the worker port, other tabs' over
+// BroadcastChannels. Until then it loads nothing. Calls run one at a time, in order: the
+// engine is synchronous and single-threaded here.
+import {
+  WRITES, busName, callsName, changesOf, lockName, opfsAvailable, replyName,
+} from './protocol.js';
 
-/** The transfer list for a reply: the buffers of exported files. */
-function transfers(result) {
-  if (!result || typeof result !== 'object' || Array.isArray(result)) return [];
-  return Object.values(result).filter((v) => v instanceof Uint8Array).map((v) => v.buffer);
-}
+/** @type {any} worker-core.js, imported once this worker leads (it brings the wasm glue). */
+let core = null;
+/** The page's start message: {name, options, fallback, files, mode, client}. */
+let config = null;
+let epoch = 0;
+/** The store's version when this worker took it: what watchers may have missed before. */
+let since = 0;
+let leading = false;
+let resigning = false;
+let releaseLock = null;
+/** Shared mode only: the bus (announcements, changes, hello) and the followers' calls. */
+let bus = null;
+let callsChannel = null;
+/** Followers' reply channels by client id. */
+const replies = new Map();
+const MAX_REPLY_CHANNELS = 64;
 
-/** Calls retried once at the quota after freed slots are given back. */
-const ROOM_MAKERS = new Set(['delete', 'batch', 'compact', 'sync', 'close']);
-
-// Requests run one at a time, in order: the engine is synchronous and single-threaded here.
 let queue = Promise.resolve();
 let waiting = 0;
-let idleFlush = null;
 
-/** Once no request waits, buffered writes go to OPFS, so a reload or a closed tab keeps
- * them (durable only at sync/close: a browser crash may still lose them). After the reply,
- * so no call waits for it. */
-function flushWhenIdle() {
-  if (idleFlush || !current()) return;
-  idleFlush = setTimeout(() => {
-    idleFlush = null;
-    if (waiting === 0 && current()) {
+self.onmessage = ({ data }) => {
+  switch (data.t) {
+    case 'start':
+      start(data);
+      break;
+    case 'calls':
+      enqueue(data.calls, (results) => self.postMessage({ t: 'results', results }, transfers(results)));
+      break;
+    case 'resign':
+      resign().then((error) => self.postMessage({ t: 'resigned', error }));
+      break;
+    case 'rejoin':
+      if (config && !leading) waitForLock();
+      break;
+    default:
+  }
+};
+
+/** Starts as the page asked: alone in memory, alone in OPFS (exclusive), or shared. */
+async function start(message) {
+  config = message;
+  const { options = {}, fallback } = message;
+  try {
+    const memory = options.memory || (fallback === 'memory' && !opfsAvailable());
+    if (memory || message.mode === 'exclusive' || !navigator.locks) {
+      // A store only this page sees: in memory (each tab has its own), or OPFS with the lock
+      // taken at once or Locked.
+      core = await import('./worker-core.js');
+      const stats = memory ? await core.openHeld(message) : await core.open(message);
+      since = core.current().nextSequence();
+      leading = true;
+      self.postMessage({ t: 'leader', epoch: 0, info: info(stats) });
+      return;
+    }
+    if (!opfsAvailable()) {
+      core = await import('./worker-core.js');
+      await core.openHeld(message); // fails with StorageUnavailable, as an exclusive open does
+    }
+    waitForLock();
+  } catch (e) {
+    self.postMessage({ t: 'failed', error: encodeError(e) });
+  }
+}
+
+/** Queues for the store's lock; leads from when it comes until resign. */
+function waitForLock() {
+  navigator.locks.request(lockName(config.name), async () => {
+    try {
+      await lead();
+    } catch (e) {
+      // Could not open: the page hears why, and the lock goes to the next tab to try.
+      self.postMessage({ t: 'failed', error: encodeError(e) });
+      return undefined;
+    }
+    return new Promise((release) => { releaseLock = release; });
+  });
+}
+
+async function lead() {
+  core ??= await import('./worker-core.js');
+  epoch = await core.nextEpoch(config.name);
+  const stats = await core.openHeld(config);
+  since = core.current().nextSequence();
+  leading = true;
+  bus = new BroadcastChannel(busName(config.name));
+  bus.onmessage = ({ data }) => {
+    if (data?.t === 'hello') announce();
+  };
+  callsChannel = new BroadcastChannel(callsName(config.name));
+  callsChannel.onmessage = ({ data }) => fromFollower(data);
+  self.postMessage({ t: 'leader', epoch, info: info(stats) });
+  announce();
+}
+
+const info = (stats) => ({ backend: stats.backend, version: since });
+
+function announce() {
+  bus?.postMessage({ t: 'leader', epoch, client: config.client, info: { backend: 'opfs', version: since } });
+}
+
+function fromFollower({ t, client, epoch: theirs, calls }) {
+  // Calls meant for an earlier leader come again, addressed to this one, once their sender
+  // hears of it: taking them now too would run them twice.
+  if (t !== 'calls' || theirs !== epoch || resigning || !leading) return;
+  const reply = replyChannel(client);
+  reply.postMessage({ t: 'taken', epoch, ids: calls.map((call) => call.id) });
+  enqueue(calls, (results) => reply.postMessage({ t: 'results', epoch, results }));
+}
+
+function replyChannel(client) {
+  let channel = replies.get(client);
+  if (channel) {
+    replies.delete(client);
+  } else {
+    channel = new BroadcastChannel(replyName(config.name, client));
+    if (replies.size >= MAX_REPLY_CHANNELS) {
+      const [oldest, stale] = replies.entries().next().value;
+      stale.close();
+      replies.delete(oldest);
+    }
+  }
+  replies.set(client, channel); // most recently used last
+  return channel;
+}
+
+/** Runs `calls` after every call queued before them; `reply` gets their results, in order.
+ * Buffered writes go to OPFS before the reply whenever nothing else waits, so a write once
+ * answered is in the file (durable only at sync or close: a crash of the browser or the
+ * machine may still lose it, but a closed, reloaded or crashed tab does not). */
+function enqueue(calls, reply) {
+  waiting++;
+  queue = queue.then(async () => {
+    const results = [];
+    const changes = [];
+    let fatal = null;
+    for (const call of calls) {
+      if (fatal) {
+        results.push({ id: call.id, error: { code: 'WorkerGone', message: fatal } });
+        continue;
+      }
+      const result = await run(call, changes);
+      if (result.fatal) fatal = result.error.message;
+      results.push(result);
+    }
+    if (--waiting === 0 && core?.current() && !fatal) {
       try {
-        current().flush();
+        core.current().flush();
       } catch {
         // The next call reports the store's state (full, poisoned).
       }
     }
-  }, 0);
-}
-
-self.onmessage = ({ data: { id, op, args } }) => {
-  waiting++;
-  queue = queue.then(async () => {
-    try {
-      const run = operations[op];
-      if (!run) throw new CodedError('InvalidArgument', `unknown operation ${op}`);
-      if (!current() && !['open', 'close'].includes(op)) {
-        throw new CodedError('Closed', 'the store is closed');
-      }
-      let ok;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          ok = await run(args ?? {});
-          break;
-        } catch (e) {
-          // At the quota: the store gave up its reserve or freed slots, whose bytes the
-          // browser returns only once their handles close. Close them and try again the calls
-          // that make room or make acknowledged writes durable (a compaction frees a segment
-          // per step, so it may take a few rounds).
-          const retries = op === 'compact' ? 8 : 1;
-          const full = e?.code === 'QuotaExceeded' || e?.name === 'QuotaExceededError';
-          if (!full || !ROOM_MAKERS.has(op) || !current() || attempt > retries) {
-            throw e;
-          }
-          await releaseSlots();
-        }
-      }
-      // Housekeeping after an answer is known: its failure (at the quota, say) never turns a
-      // call that took effect into an error; the next call tries again.
-      if (current() && op !== 'close' && op !== 'open') await ensureSlots().catch(() => {});
-      self.postMessage({ id, ok }, transfers(ok));
-      if (--waiting === 0) flushWhenIdle();
-    } catch (e) {
-      waiting--;
-      if (e instanceof WebAssembly.RuntimeError) {
-        self.postMessage({ id, fatal: true, error: { code: 'WorkerGone', message: lastPanic() ?? e.message } });
-        self.close();
-        return;
-      }
-      // Our codes are strings; a DOMException's legacy `code` is a number.
-      const code = typeof e?.code === 'string' ? e.code
-        : e?.name === 'QuotaExceededError' ? 'QuotaExceeded' : 'Io';
-      const error = { code, message: e?.message ?? String(e) };
-      if (e?.line !== undefined) Object.assign(error, { line: e.line, column: e.column });
-      if (e?.size !== undefined) Object.assign(error, { size: e.size, limit: e.limit });
-      self.postMessage({ id, error });
+    reply(results);
+    if (changes.length) {
+      const message = { t: 'changes', epoch, changes };
+      if (bus) bus.postMessage(message);
+      else self.postMessage(message);
+    }
+    if (fatal) {
+      // A trap leaves the engine's memory undefined: this worker ends, and with it the lock.
+      self.postMessage({ t: 'fatal', error: { code: 'WorkerGone', message: fatal } });
+      self.close();
     }
   });
-};
+}
+
+/** Calls retried once at the quota after freed slots are given back. */
+const ROOM_MAKERS = new Set(['delete', 'batch', 'compact', 'sync']);
+
+async function run({ id, op, args = {}, durable, deadline }, changes) {
+  if (deadline !== undefined && Date.now() > deadline) {
+    return { id, error: { code: 'Timeout', message: `${op} was not run: it waited past its timeout`, taken: false } };
+  }
+  const store = core?.current();
+  try {
+    const operation = core?.operations[op];
+    if (!operation) throw coded('InvalidArgument', `unknown operation ${op}`);
+    if (!store) throw coded('Closed', 'the store is closed');
+    const before = store.nextSequence();
+    let ok;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        ok = await operation(args);
+        break;
+      } catch (e) {
+        // At the quota: the store gave up its reserve or freed slots, whose bytes the
+        // browser returns only once their handles close. Close them and try again the calls
+        // that make room or make acknowledged writes durable (a compaction frees a segment
+        // per step, so it may take a few rounds).
+        const retries = op === 'compact' ? 8 : 1;
+        const full = e?.code === 'QuotaExceeded' || e?.name === 'QuotaExceededError';
+        if (!full || !ROOM_MAKERS.has(op) || attempt > retries) throw e;
+        await core.releaseSlots();
+      }
+    }
+    for (const change of changesOf(op, args, ok)) changes.push({ ...change, version: before });
+    // A tab that asked for `immediate` durability has its writes synced whatever the
+    // leader's own setting.
+    if (durable && WRITES.has(op)) store.sync();
+    // Housekeeping after an answer is known: its failure (at the quota, say) never turns a
+    // call that took effect into an error; the next call tries again.
+    await core.ensureSlots().catch(() => {});
+    return { id, ok, version: store.nextSequence() };
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) {
+      return { id, fatal: true, error: { code: 'WorkerGone', message: core.lastPanic() ?? e.message } };
+    }
+    return { id, error: encodeError(e) };
+  }
+}
+
+/** Stops leading once every call taken is answered: closes the store (flushed, synced, with
+ * its index snapshot) and lets the lock go to the next tab. At the quota the close may fail:
+ * then this worker keeps leading and says why. */
+async function resign() {
+  if (!leading) return undefined;
+  resigning = true;
+  await queue;
+  try {
+    await closeStore();
+  } catch (e) {
+    resigning = false;
+    return encodeError(e);
+  }
+  callsChannel?.close();
+  callsChannel = null;
+  bus?.postMessage({ t: 'resign', epoch });
+  bus?.close();
+  bus = null;
+  for (const channel of replies.values()) channel.close();
+  replies.clear();
+  leading = false;
+  resigning = false;
+  releaseLock?.();
+  releaseLock = null;
+  return undefined;
+}
+
+async function closeStore() {
+  try {
+    await core.close();
+  } catch (e) {
+    const full = e?.code === 'QuotaExceeded' || e?.name === 'QuotaExceededError';
+    if (!full || !core.current()) throw e;
+    await core.releaseSlots();
+    await core.close();
+  }
+}
+
+function coded(code, message) {
+  return Object.assign(new Error(message), { code });
+}
+
+/** An error as it crosses to a page: a string `code` and what else it says. */
+function encodeError(e) {
+  // Our codes are strings; a DOMException's legacy `code` is a number.
+  const code = typeof e?.code === 'string' ? e.code
+    : e?.name === 'QuotaExceededError' ? 'QuotaExceeded' : 'Io';
+  const error = { code, message: e?.message ?? String(e) };
+  if (e?.line !== undefined) Object.assign(error, { line: e.line, column: e.column });
+  if (e?.size !== undefined) Object.assign(error, { size: e.size, limit: e.limit });
+  return error;
+}
+
+/** The transfer list for results sent to the own page: the buffers of exported files. */
+function transfers(results) {
+  const list = [];
+  for (const { ok } of results) {
+    if (!ok || typeof ok !== 'object' || Array.isArray(ok)) continue;
+    for (const value of Object.values(ok)) if (value instanceof Uint8Array) list.push(value.buffer);
+  }
+  return list;
+}

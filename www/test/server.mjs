@@ -13,10 +13,13 @@ const TYPES = {
   '.json': 'application/json',
 };
 
-/** Serves `root` on 127.0.0.1:`port` (0: any free port); resolves once listening. */
+/** Serves `root` on 127.0.0.1:`port` (0: any free port); resolves once listening.
+ * `server.requests` counts requests by path (nothing is cached: every load asks). */
 export function serve(root, port = 0) {
+  const requests = new Map();
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname));
+    requests.set(path, (requests.get(path) ?? 0) + 1);
     if (path.includes('..')) {
       response.writeHead(403).end();
       return;
@@ -24,13 +27,16 @@ export function serve(root, port = 0) {
     const file = join(root, path.endsWith('/') ? `${path}index.html` : path);
     try {
       const body = await readFile(file);
-      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      response.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'cache-control': 'no-store',
+      });
       response.end(body);
     } catch {
       response.writeHead(404).end();
     }
   });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(Object.assign(server, { requests }))));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,0 +1,77 @@
+// @ts-check
+// A page's read cache (`open(name, {cache: {bytes}})`): documents as JSON text by key, least
+// recently used first out, kept coherent by versions. Every answer carries the store's version
+// when it ran and every change event the version of its commit, so a read is kept only when
+// no change to its key that it did not see is known: a change event may reach the page
+// before or after a read that ran before it.
+
+export class ReadCache {
+  /** @param {number} limit bytes of keys and JSON text (two bytes a character) */
+  constructor(limit) {
+    this.limit = limit;
+    this.bytes = 0;
+    /** @type {Map<string, string>} */
+    this.entries = new Map();
+    /** The newest change known per key, while reads are on their way (then forgotten: a read
+     * sent later runs after every change the page has heard of). */
+    this.changed = new Map();
+    this.reading = 0;
+  }
+
+  /** The JSON text cached for `key`, or undefined. */
+  get(key) {
+    const json = this.entries.get(key);
+    if (json !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, json);
+    }
+    return json;
+  }
+
+  /** A read of `key` is on its way. */
+  reads() {
+    this.reading++;
+  }
+
+  /** The answer to a read of `key` (JSON text or undefined), which ran at `version`. */
+  answer(key, json, version) {
+    const known = this.changed.get(key);
+    if (--this.reading === 0) this.changed.clear();
+    if ((known !== undefined && known >= version) || json === undefined) return;
+    const size = 2 * (key.length + json.length);
+    if (size > this.limit) return;
+    this.forget(key);
+    this.entries.set(key, json);
+    this.bytes += size;
+    for (const [old, text] of this.entries) {
+      if (this.bytes <= this.limit) break;
+      this.entries.delete(old);
+      this.bytes -= 2 * (old.length + text.length);
+    }
+  }
+
+  /** A read that failed. */
+  failed() {
+    if (--this.reading === 0) this.changed.clear();
+  }
+
+  /** `key` changed in the commit `version` (or is about to: version Infinity until known). */
+  change(key, version) {
+    this.forget(key);
+    if (this.reading > 0) this.changed.set(key, Math.max(this.changed.get(key) ?? -1, version));
+  }
+
+  forget(key) {
+    const json = this.entries.get(key);
+    if (json === undefined) return;
+    this.entries.delete(key);
+    this.bytes -= 2 * (key.length + json.length);
+  }
+
+  /** Another leader: what this one said may not hold there. */
+  clear() {
+    this.entries.clear();
+    this.changed.clear();
+    this.bytes = 0;
+  }
+}

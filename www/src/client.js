@@ -1,0 +1,427 @@
+// @ts-check
+// A page's side of a store (protocol.js has the messages): it starts the tab's worker, learns
+// who leads, and sends each call there: to its own worker when it leads, else over the
+// calls channel. Calls made in one task leave as one message. When the leader changes, calls
+// nobody took go to the new one and calls taken but never answered fail with LeaderLost.
+import { ReadCache } from './cache.js';
+import { ToonStoreError } from './errors.js';
+import { WRITES, busName, callsName, keysOf, replyName } from './protocol.js';
+
+/** How long a call sent to another tab, or an open, waits by default (ms). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** How long a closing leader waits for its worker to hand over (ms). */
+const RESIGN_WAIT_MS = 10_000;
+
+const randomId = () => (globalThis.crypto?.randomUUID?.() ??
+  `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+
+/**
+ * @typedef {{id: number, op: string, args: any, transfer: Transferable[],
+ *   resolve: (value: any) => void, reject: (error: any) => void,
+ *   state: 'queued' | 'sent' | 'taken', local: boolean, epoch: number, deadline: number}} Call
+ */
+
+export class Client {
+  /**
+   * @param {string} name
+   * @param {{mode: 'shared' | 'exclusive', timeout: number, readOnly: boolean,
+   *   durable: boolean, cacheBytes?: number}} settings
+   */
+  constructor(name, { mode, timeout, readOnly, durable, cacheBytes }) {
+    this.name = name;
+    this.mode = mode;
+    this.timeout = timeout;
+    this.readOnly = readOnly;
+    this.durable = durable;
+    this.id = randomId();
+    this.nextId = 1;
+    /** @type {Map<number, Call>} calls not yet answered, in call order */
+    this.calls = new Map();
+    /** @type {Call[]} calls waiting to be sent (this task's, or while no leader is known) */
+    this.outbox = [];
+    this.flushing = false;
+    /** @type {{epoch: number, local: boolean} | null} */
+    this.leader = null;
+    /** The epoch of the last leader known, and whether it said it resigned. */
+    this.lastEpoch = -1;
+    this.resigned = true;
+    /** The highest change version delivered: watchers never see one go back. */
+    this.lastVersion = -1;
+    /** @type {ToonStoreError | null} once set, every call fails with it */
+    this.gone = null;
+    /** @type {Set<{push: (event: object) => void, end: () => void}>} */
+    this.watchers = new Set();
+    this.cache = cacheBytes ? new ReadCache(cacheBytes) : null;
+    this.timer = null;
+    this.timerAt = Infinity;
+    /** @type {((value: any) => void) | null} */
+    this.resignedWith = null;
+
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = ({ data }) => this.fromWorker(data);
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      this.fail(new ToonStoreError('WorkerGone', `the worker crashed: ${event.message ?? 'unknown error'}`));
+    };
+    this.worker.onmessageerror = () => this.fail(new ToonStoreError('WorkerGone', 'a message from the worker could not be read'));
+    if (mode === 'shared') {
+      this.bus = new BroadcastChannel(busName(name));
+      this.bus.onmessage = ({ data }) => this.fromBus(data);
+      this.callsChannel = new BroadcastChannel(callsName(name));
+      this.replies = new BroadcastChannel(replyName(name, this.id));
+      this.replies.onmessage = ({ data }) => this.fromLeader(data);
+    }
+  }
+
+  /** Starts the worker; settles with the leader's info once calls can be answered. */
+  start(args, transfer) {
+    return new Promise((resolve, reject) => {
+      this.opening = { resolve, reject, options: args.options };
+      this.openTimer = setTimeout(() => {
+        this.openFailed(new ToonStoreError('Locked', `the store "${this.name}" did not open in ${this.timeout} ms: another tab holds it alone (multiTab: 'exclusive'), or its leader does not answer`));
+      }, this.timeout);
+      this.worker.postMessage({ t: 'start', ...args, mode: this.mode, client: this.id }, transfer);
+      this.bus?.postMessage({ t: 'hello' });
+    });
+  }
+
+  openFailed(error) {
+    if (!this.opening) return;
+    const { reject } = this.opening;
+    this.opening = null;
+    clearTimeout(this.openTimer);
+    this.teardown(new ToonStoreError('Closed', 'the store did not open'));
+    reject(error);
+  }
+
+  opened(info) {
+    if (!this.opening) return;
+    const { resolve } = this.opening;
+    this.opening = null;
+    clearTimeout(this.openTimer);
+    resolve(info);
+  }
+
+  /** Sends `op` to the leader; settles with its answer. */
+  call(op, args, transfer = []) {
+    if (this.gone) return Promise.reject(this.gone);
+    if (this.readOnly && WRITES.has(op)) {
+      return Promise.reject(new ToonStoreError('ReadOnly', 'the store was opened with readOnly'));
+    }
+    if (this.cache) {
+      for (const key of keysOf(op, args)) this.cache.change(key, Infinity);
+      if (op === 'getJson') this.cache.reads();
+    }
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      /** @type {Call} */
+      const call = {
+        id, op, args, transfer, resolve, reject, state: 'queued', local: false, epoch: 0,
+        deadline: Date.now() + this.timeout,
+      };
+      this.calls.set(id, call);
+      this.outbox.push(call);
+      if (!this.flushing) {
+        this.flushing = true;
+        queueMicrotask(() => this.flush());
+      }
+    });
+  }
+
+  /** Sends what waits in the outbox, as one message, if a leader is known. */
+  flush() {
+    this.flushing = false;
+    if (!this.leader || this.outbox.length === 0) {
+      this.armTimer();
+      return;
+    }
+    const calls = this.outbox;
+    this.outbox = [];
+    const { epoch, local } = this.leader;
+    const wire = calls.map(({ id, op, args, deadline }) => ({
+      id, op, args, durable: this.durable && WRITES.has(op), deadline: local ? undefined : deadline,
+    }));
+    for (const call of calls) Object.assign(call, { state: local ? 'taken' : 'sent', local, epoch });
+    if (local) {
+      this.worker.postMessage({ t: 'calls', calls: wire }, calls.flatMap((call) => call.transfer));
+    } else {
+      this.callsChannel.postMessage({ t: 'calls', client: this.id, epoch, calls: wire });
+    }
+    this.armTimer();
+  }
+
+  /** Times out calls that wait on another tab (or on a leader) past their deadline. */
+  armTimer() {
+    let next = Infinity;
+    for (const call of this.calls.values()) if (!call.local && call.deadline < next) next = call.deadline;
+    if (next === Infinity || next >= this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => {
+      this.timerAt = Infinity;
+      const now = Date.now();
+      for (const call of this.calls.values()) {
+        if (call.local || call.deadline > now) continue;
+        // A call the leader took may have run (it is answered Timeout if it had not started
+        // by its deadline); one it never took never runs.
+        const taken = call.state === 'taken';
+        this.settle(call, {
+          error: {
+            code: 'Timeout',
+            message: taken
+              ? `${call.op} got no answer in ${this.timeout} ms from the tab that leads the store (frozen or hidden?): it may or may not have taken effect`
+              : `${call.op} was not run: no tab that leads the store took it in ${this.timeout} ms`,
+            taken,
+          },
+        });
+      }
+      this.outbox = this.outbox.filter((call) => this.calls.has(call.id));
+      this.armTimer();
+    }, Math.max(0, next - Date.now()));
+  }
+
+  settle(call, result) {
+    this.calls.delete(call.id);
+    if (this.cache) this.cacheResult(call, result);
+    if (result.error) {
+      const { code, message, ...details } = result.error;
+      call.reject(new ToonStoreError(code, message, details));
+    } else {
+      call.resolve(result.ok);
+    }
+  }
+
+  cacheResult(call, result) {
+    const cache = /** @type {ReadCache} */ (this.cache);
+    if (call.op === 'getJson') {
+      if (result.error) cache.failed();
+      else cache.answer(call.args.key, result.ok, result.version);
+    }
+    for (const key of keysOf(call.op, call.args)) {
+      cache.change(key, result.error ? Infinity : result.version - 1);
+    }
+  }
+
+  /** Answers, by id, from whoever they came from. */
+  results(results, epoch) {
+    for (const result of results) {
+      const call = this.calls.get(result.id);
+      if (call && (epoch === undefined || call.epoch === epoch)) this.settle(call, result);
+    }
+  }
+
+  fromWorker(data) {
+    switch (data.t) {
+      case 'leader':
+        this.follow(data.epoch, true, data.info);
+        break;
+      case 'results':
+        this.results(data.results);
+        break;
+      case 'changes':
+        this.changes(data);
+        break;
+      case 'failed':
+        // This tab's worker could not open the store (as leader): say why, to the open or
+        // to every call from now on.
+        if (this.opening) this.openFailed(new ToonStoreError(data.error.code, data.error.message, data.error));
+        else this.fail(new ToonStoreError(data.error.code, data.error.message, data.error));
+        break;
+      case 'fatal':
+        this.fail(new ToonStoreError('WorkerGone', data.error.message));
+        break;
+      case 'resigned':
+        this.resignedWith?.(data.error);
+        break;
+      default:
+    }
+  }
+
+  fromBus(data) {
+    switch (data?.t) {
+      case 'leader':
+        if (!this.leader || data.epoch > this.leader.epoch) {
+          this.follow(data.epoch, data.client === this.id, data.info);
+        }
+        break;
+      case 'resign':
+        if (this.leader?.epoch === data.epoch) {
+          this.leader = null;
+          this.resigned = true;
+        }
+        break;
+      case 'changes':
+        if (data.epoch >= (this.leader?.epoch ?? 0)) this.changes(data);
+        break;
+      default:
+    }
+  }
+
+  fromLeader(data) {
+    if (data?.t === 'taken') {
+      for (const id of data.ids) {
+        const call = this.calls.get(id);
+        if (call && call.epoch === data.epoch && call.state === 'sent') call.state = 'taken';
+      }
+    } else if (data?.t === 'results') {
+      this.results(data.results, data.epoch);
+    }
+  }
+
+  /** A leader (this tab's worker, or another tab's) answers from now on. */
+  follow(epoch, local, info) {
+    if (this.lastEpoch >= 0 && epoch !== this.lastEpoch && !this.resigned) {
+      // The last leader went without saying so: changes it committed but never announced
+      // may exist. Watchers hear that they may have missed some.
+      for (const watcher of this.watchers) watcher.push({ type: 'missed', version: info.version });
+    }
+    this.leader = { epoch, local };
+    this.lastEpoch = epoch;
+    this.resigned = false;
+    this.cache?.clear();
+    const resend = [];
+    for (const call of this.calls.values()) {
+      if (call.state === 'sent' && call.epoch < epoch) {
+        call.state = 'queued';
+        resend.push(call);
+      } else if (call.state === 'taken' && !call.local && call.epoch < epoch) {
+        this.settle(call, {
+          error: {
+            code: 'LeaderLost',
+            message: `the tab that led the store took ${call.op} (call ${call.id}) and went without answering: it may or may not have taken effect`,
+            call: call.id,
+          },
+        });
+      }
+    }
+    // Calls leave in the order they were made.
+    this.outbox = [...resend, ...this.outbox].sort((a, b) => a.id - b.id);
+    this.flush();
+    if (!this.opening) return;
+    if (local || !this.opening.options) {
+      this.opened(info);
+      return;
+    }
+    // Another tab's engine opened the files: it checks this tab's options as an open here
+    // would have.
+    const { options } = this.opening;
+    this.call('checkOptions', { options }).then(
+      () => this.opened(info),
+      (e) => this.openFailed(e),
+    );
+  }
+
+  /** Change events from the leader, in commit order: to the read cache and the watchers. */
+  changes({ changes }) {
+    for (const change of changes) {
+      this.cache?.change(change.key, change.version);
+      if (change.version < this.lastVersion) continue;
+      this.lastVersion = change.version;
+      // Each watcher its own object: one consumer's changes to it reach no other.
+      for (const watcher of this.watchers) watcher.push({ ...change });
+    }
+  }
+
+  /** Change events as an async iterable, until `signal` aborts or the store closes.
+   * @param {{prefix?: string, signal?: AbortSignal}} [options] */
+  watch({ prefix = '', signal } = {}) {
+    const events = [];
+    let wake = null;
+    let ended = false;
+    const watcher = {
+      push: (event) => {
+        if (event.type !== 'missed' && !event.key.startsWith(prefix)) return;
+        events.push(event);
+        wake?.();
+      },
+      end: () => {
+        ended = true;
+        this.watchers.delete(watcher);
+        wake?.();
+      },
+    };
+    if (this.gone) ended = true;
+    else this.watchers.add(watcher);
+    if (signal?.aborted) watcher.end();
+    signal?.addEventListener('abort', watcher.end, { once: true });
+    return {
+      [Symbol.asyncIterator]() { return this; },
+      async next() {
+        while (events.length === 0 && !ended) await new Promise((resolve) => { wake = resolve; });
+        wake = null;
+        if (events.length) return { value: events.shift(), done: false };
+        return { value: undefined, done: true };
+      },
+      async return() {
+        watcher.end();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  /** This page is going away (pagehide): a leading worker hands over at once. */
+  hide() {
+    if (this.leader?.local && this.mode === 'shared') {
+      this.worker.postMessage({ t: 'resign' });
+      this.leader = null;
+    }
+  }
+
+  /** Back from the back/forward cache: wait for the lock again, ask who leads. */
+  show() {
+    if (this.gone || this.mode !== 'shared') return;
+    this.worker.postMessage({ t: 'rejoin' });
+    this.bus?.postMessage({ t: 'hello' });
+  }
+
+  /** Closes this tab's use of the store: writes made from here are durable once it settles;
+   * a leading worker closes the files and hands over. On failure (at the quota) the store
+   * stays open here. */
+  async close() {
+    if (this.gone) return;
+    if (!this.leader?.local) {
+      // A follower: its writes made durable by the leader; nothing else to hand over.
+      await this.call('sync', {});
+      if (!this.leader?.local) {
+        this.teardown(new ToonStoreError('Closed', 'the store is closed'));
+        return;
+      }
+    }
+    // The leader: calls made before close go first (the worker answers all it has before it
+    // resigns), then the engine closes (synced, with its index snapshot) and the lock passes.
+    this.flush();
+    const error = await new Promise((resolve) => {
+      this.resignedWith = resolve;
+      this.leader = null;
+      this.worker.postMessage({ t: 'resign' });
+      setTimeout(() => resolve(undefined), RESIGN_WAIT_MS);
+    });
+    this.resignedWith = null;
+    if (error) {
+      // Still the leader, the store still open here (at the quota: make room, close again).
+      this.bus?.postMessage({ t: 'hello' });
+      if (this.mode !== 'shared') this.leader = { epoch: this.lastEpoch, local: true };
+      throw new ToonStoreError(error.code, error.message, error);
+    }
+    this.teardown(new ToonStoreError('Closed', 'the store is closed'));
+  }
+
+  /** The worker is gone: every pending and later call fails with `error`. */
+  fail(error) {
+    if (this.gone) return;
+    this.teardown(error);
+  }
+
+  teardown(error) {
+    this.gone ??= error;
+    clearTimeout(this.timer);
+    for (const call of this.calls.values()) call.reject(this.gone);
+    this.calls.clear();
+    this.outbox = [];
+    for (const watcher of [...this.watchers]) watcher.end();
+    this.worker.terminate();
+    this.bus?.close();
+    this.callsChannel?.close();
+    this.replies?.close();
+  }
+}

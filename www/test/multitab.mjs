@@ -1,0 +1,458 @@
+// Several tabs of one origin on one store: followers' calls, failover when the leading tab
+// closes, reloads, crashes or freezes (calls in flight: none lost, none run twice), start-up
+// races, watch, same-task batching and the read cache. Run by run.mjs in each browser; the
+// tests that need Chromium's DevTools protocol (crash, freeze) say so.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inPage, newPage, server, www } from './harness.mjs';
+
+const WASM = '/pkg/toonstore_wasm_bg.wasm';
+
+/** Opens `name` in `page` as `window.store` (with `options`). */
+const openIn = (page, name, options = {}) => inPage(page, async (t, [name, options]) => {
+  window.store = await t.open(name, options);
+  return window.store.backend;
+}, [name, options]);
+
+/** In `page`, appends {n} for n < count, a few per task, never awaiting one before the
+ * next; `window.appends` settles with each one's row id or error code. */
+const startAppends = (page, count) => page.evaluate((count) => {
+  window.settled = 0;
+  window.appends = (async () => {
+    const pending = [];
+    for (let n = 0; n < count; n++) {
+      pending.push(window.store.append({ n }).then(
+        (row) => ({ n, row }),
+        (e) => ({ n, code: e.code, message: e.message }),
+      ).finally(() => { window.settled++; }));
+      if (n % 4 === 3) await new Promise((resolve) => { setTimeout(resolve, 2); });
+    }
+    return Promise.all(pending);
+  })();
+}, count);
+
+/** Every row of the store open in `page` as `window.store`: [{row, n}]. */
+const rowsIn = (page) => inPage(page, async () => {
+  const { rows } = await window.store.stats();
+  const found = [];
+  for (let id = 0; found.length < rows && id < 100_000; id++) {
+    const doc = await window.store.getRow(id);
+    if (doc !== undefined) found.push({ row: id, n: doc.n });
+  }
+  return found;
+});
+
+/** Asserts that every acknowledged append is stored once at its row, that nothing is stored
+ * twice, and that calls failed only as the failover rules allow. */
+function checkAppends(outcomes, rows, allowed) {
+  const stored = new Map();
+  for (const { row, n } of rows) {
+    assert.ok(!stored.has(n), `append ${n} stored twice (rows ${stored.get(n)} and ${row})`);
+    stored.set(n, row);
+  }
+  const codes = {};
+  for (const outcome of outcomes) {
+    if (outcome.code) {
+      codes[outcome.code] = (codes[outcome.code] ?? 0) + 1;
+      assert.ok(allowed.includes(outcome.code), `append ${outcome.n}: ${outcome.code} ${outcome.message}`);
+    } else {
+      assert.equal(stored.get(outcome.n), outcome.row, `acknowledged append ${outcome.n} at row ${outcome.row}`);
+    }
+  }
+  for (const n of stored.keys()) assert.ok(n >= 0 && n < outcomes.length);
+  return codes;
+}
+
+/** A follower appends while `disrupt(leader)` happens to the leading tab; then checks. */
+async function failover(context, name, disrupt, allowed = ['LeaderLost']) {
+  const leader = await newPage(context);
+  const follower = await newPage(context);
+  await openIn(leader, name);
+  await openIn(follower, name);
+  await inPage(follower, () => window.store.put('before', { ok: true }));
+  await startAppends(follower, 1500);
+  await follower.waitForFunction(() => window.settled >= 100);
+  await disrupt(leader);
+  const midway = await follower.evaluate(() => window.settled);
+  const outcomes = await follower.evaluate(() => window.appends);
+  const rows = await rowsIn(follower);
+  const codes = checkAppends(outcomes, rows, allowed);
+  // The store goes on: the follower leads now, a new tab joins it.
+  const third = await newPage(context);
+  await openIn(third, name);
+  const seen = await inPage(third, async () => [await window.store.get('before'), (await window.store.stats()).rows]);
+  assert.deepEqual(seen, [{ ok: true }, rows.length]);
+  for (const page of [follower, third]) await page.close();
+  if (!leader.isClosed?.()) await leader.close().catch(() => {});
+  assert.ok(midway < outcomes.length, `the appends were over before the leader went (${midway})`);
+  return { codes, acknowledged: outcomes.filter((o) => !o.code).length, rows: rows.length, midway };
+}
+
+const cdp = (page) => page.context().newCDPSession(page);
+
+/** Stops the JavaScript of the worker of the page of CDP `session` at its next task (the
+ * debugger pauses it), or at the first line of src/worker.js that holds `line`: `resume()`
+ * lets it go on; `paused` settles once it stopped. */
+async function stopWorker(session, line) {
+  const attached = new Promise((resolve) => { session.once('Target.attachedToTarget', resolve); });
+  await session.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+  const { sessionId } = await attached;
+  let id = 0;
+  const send = (method) => session.send('Target.sendMessageToTarget', {
+    sessionId, message: JSON.stringify({ id: ++id, method, params: {} }),
+  });
+  const paused = new Promise((resolve) => {
+    const listen = (event) => {
+      if (!event.message.includes('"Debugger.paused"')) return;
+      session.off('Target.receivedMessageFromTarget', listen);
+      resolve();
+    };
+    session.on('Target.receivedMessageFromTarget', listen);
+  });
+  await send('Debugger.enable');
+  if (line === undefined) {
+    await send('Debugger.pause');
+  } else {
+    const lineNumber = readFileSync(join(www, 'src/worker.js'), 'utf8').split('\n').findIndex((l) => l.includes(line));
+    assert.ok(lineNumber >= 0, line);
+    await session.send('Target.sendMessageToTarget', {
+      sessionId,
+      message: JSON.stringify({ id: ++id, method: 'Debugger.setBreakpointByUrl', params: { urlRegex: 'src/worker\\.js$', lineNumber } }),
+    });
+  }
+  return {
+    paused,
+    async resume() {
+      await send('Debugger.resume');
+      await send('Debugger.disable');
+      await session.send('Target.setAutoAttach', { autoAttach: false, waitForDebuggerOnStart: false, flatten: false });
+    },
+  };
+}
+
+export default {
+  async 'a follower tab answers every call, and never loads the engine'(context) {
+    const leader = await newPage(context);
+    await openIn(leader, 'mt-api');
+    await inPage(leader, () => window.store.put('from-leader', { by: 'leader' }));
+    const follower = await newPage(context);
+    const loads = server.requests.get(WASM) ?? 0;
+    assert.equal(await openIn(follower, 'mt-api'), 'opfs');
+    const out = await inPage(follower, async () => {
+      const s = window.store;
+      await s.put('a', { n: 1 });
+      await s.putText('b', 'n: 2');
+      const row = await s.append({ row: 1 });
+      await s.batch([{ type: 'put', key: 'c', value: { n: 3 } }, { type: 'delete', key: 'a' }]);
+      await s.putMany({ d: { n: 4 } });
+      await s.import([{ id: 'e', n: 5 }]);
+      const scanned = [];
+      for await (const [key] of s.scan()) scanned.push(key);
+      const deleted = await s.delete('d');
+      const compacted = await s.compact();
+      await s.sync();
+      let bad;
+      try {
+        await s.putText('x', 'a:\n  b: 1\n c: 2');
+      } catch (e) {
+        bad = [e.code, e.line];
+      }
+      return {
+        leaders: await s.get('from-leader'),
+        b: await s.getText('b'),
+        row: await s.getRow(row),
+        many: await s.getMany(['b', 'c', 'a']),
+        scanned,
+        deleted,
+        compacted: typeof compacted,
+        toon: await s.export({ format: 'toon', prefix: 'e' }),
+        files: Object.keys(await s.export()).length > 0,
+        keys: (await s.stats()).keys,
+        bad,
+      };
+    });
+    assert.deepEqual(out, {
+      leaders: { by: 'leader' },
+      b: 'n: 2',
+      row: { row: 1 },
+      many: [{ n: 2 }, { n: 3 }, undefined],
+      scanned: ['b', 'c', 'd', 'e', 'from-leader'],
+      deleted: true,
+      compacted: 'number',
+      toon: 'e:\n  id: e\n  n: 5',
+      files: true,
+      keys: 4,
+      bad: ['InvalidDocument', 3],
+    });
+    assert.equal(server.requests.get(WASM) ?? 0, loads, 'the follower loaded no wasm');
+    // The leader sees the follower's writes; the follower's own options are checked there.
+    assert.deepEqual(await inPage(leader, () => window.store.get('c')), { n: 3 });
+    const third = await newPage(context);
+    await assert.rejects(openIn(third, 'mt-api', { segmentBytes: -1 }), { code: 'InvalidOption' });
+    await openIn(third, 'mt-api', { readOnly: true });
+    const readOnly = await inPage(third, async () => [
+      await window.store.get('c'),
+      await window.store.put('c', {}).catch((e) => e.code),
+    ]);
+    assert.deepEqual(readOnly, [{ n: 3 }, 'ReadOnly']);
+    for (const page of [leader, follower, third]) await page.close();
+  },
+
+  async 'multiTab exclusive: Locked at once while another tab has the store'(context) {
+    const first = await newPage(context);
+    const second = await newPage(context);
+    await openIn(first, 'mt-exclusive', { multiTab: 'exclusive' });
+    await assert.rejects(openIn(second, 'mt-exclusive', { multiTab: 'exclusive' }), { code: 'Locked' });
+    // A shared open waits for the store up to its timeout, then says Locked.
+    await assert.rejects(openIn(second, 'mt-exclusive', { timeout: 500 }), { code: 'Locked' });
+    await inPage(first, () => window.store.close());
+    await openIn(second, 'mt-exclusive', { multiTab: 'exclusive' });
+    await assert.rejects(openIn(first, 'mt-exclusive', { multiTab: 'exclusive' }), { code: 'Locked' });
+    await inPage(second, () => window.store.close());
+    // A shared leader keeps an exclusive open out too.
+    await openIn(first, 'mt-exclusive');
+    await assert.rejects(openIn(second, 'mt-exclusive', { multiTab: 'exclusive' }), { code: 'Locked' });
+    for (const page of [first, second]) await page.close();
+  },
+
+  async 'the leader tab closed with calls in flight: none lost, none doubled'(context) {
+    const out = await failover(context, 'mt-close', (leader) => leader.close());
+    assert.ok(out.acknowledged > 0, JSON.stringify(out));
+    console.log(`  ${JSON.stringify(out)}`);
+  },
+
+  async 'the leader tab reloaded with calls in flight: none lost, none doubled'(context) {
+    const out = await failover(context, 'mt-reload', (leader) => leader.reload());
+    assert.ok(out.acknowledged > 0, JSON.stringify(out));
+    console.log(`  ${JSON.stringify(out)}`);
+  },
+
+  async 'the leader tab crashed with calls in flight: acknowledged writes kept, none doubled [chromium]'(context) {
+    const out = await failover(context, 'mt-crash', async (leader) => {
+      const session = await cdp(leader);
+      session.send('Page.crash').catch(() => {}); // never answers: the page is gone
+      await leader.waitForEvent('crash');
+    });
+    assert.ok(out.acknowledged > 0, JSON.stringify(out));
+    console.log(`  ${JSON.stringify(out)}`);
+  },
+
+  async 'a call the leader took and never answered fails with LeaderLost, and did not run [chromium]'(context) {
+    const leader = await newPage(context);
+    const follower = await newPage(context);
+    await openIn(leader, 'mt-lost');
+    await openIn(follower, 'mt-lost');
+    const session = await cdp(leader);
+    // The leader's worker stops right after it told the follower it took the call.
+    const worker = await stopWorker(session, 'enqueue(calls, (results) => reply.postMessage');
+    await follower.evaluate(() => {
+      window.lost = window.store.append({ lost: true }).then((row) => ({ row }), (e) => ({ code: e.code, call: e.call }));
+    });
+    await worker.paused;
+    session.send('Page.crash').catch(() => {});
+    await leader.waitForEvent('crash');
+    const lost = await follower.evaluate(() => window.lost);
+    const after = await inPage(follower, async () => [(await window.store.stats()).rows, await window.store.append({ next: true })]);
+    assert.equal(lost.code, 'LeaderLost', JSON.stringify(lost));
+    assert.ok(Number.isInteger(lost.call), 'it names the call');
+    assert.equal(after[0], 0, 'the crashed leader never ran the call it took');
+    await follower.close();
+  },
+
+  async 'a frozen leader tab or a stopped leader worker hangs no follower [chromium]'(context) {
+    const leader = await newPage(context);
+    const follower = await newPage(context);
+    await openIn(leader, 'mt-freeze');
+    await openIn(follower, 'mt-freeze', { timeout: 1000 });
+    const putAndGet = (key) => inPage(follower, async (key) => {
+      const settled = await Promise.allSettled([window.store.put(key, { n: 1 }), window.store.get('x')]);
+      return settled.map((s) => (s.status === 'fulfilled' ? 'ok' : `${s.reason.code} taken=${s.reason.taken}`));
+    }, key);
+    // A frozen page: its worker may go on answering or be frozen too (seen both here); the
+    // follower hears within its timeout either way, and an untaken call never runs.
+    const session = await cdp(leader);
+    await session.send('Page.setWebLifecycleState', { state: 'frozen' });
+    const whileFrozen = await putAndGet('while-frozen');
+    await session.send('Page.setWebLifecycleState', { state: 'active' });
+    const frozenPut = await inPage(follower, () => window.store.get('while-frozen'));
+    const expected = { ok: { n: 1 }, 'Timeout taken=false': undefined };
+    assert.ok(whileFrozen[0] in expected && whileFrozen[1] in expected, `${whileFrozen}`);
+    assert.deepEqual(frozenPut, expected[whileFrozen[0]], `${whileFrozen}`);
+    // A worker that runs nothing (as a frozen or back/forward-cached page's may): the
+    // follower's calls time out untaken, and never run once it wakes.
+    const worker = await stopWorker(session);
+    const whileStopped = await putAndGet('while-stopped');
+    await worker.resume();
+    const after = await inPage(follower, async () => {
+      await window.store.put('after', { n: 2 });
+      return [await window.store.get('while-stopped'), await window.store.get('after')];
+    });
+    assert.deepEqual(whileStopped, ['Timeout taken=false', 'Timeout taken=false']);
+    assert.deepEqual(after, [undefined, { n: 2 }], 'a call that timed out untaken never ran');
+    // An open while the leader's worker runs nothing: Locked after its timeout, not a hang.
+    const stopped = await stopWorker(session);
+    const third = await newPage(context);
+    await assert.rejects(openIn(third, 'mt-freeze', { timeout: 500 }), { code: 'Locked' });
+    await stopped.resume();
+    for (const page of [leader, follower, third]) await page.close();
+  },
+
+  async 'two tabs opening at the same instant share one leader'(context) {
+    const pages = [await newPage(context), await newPage(context)];
+    const both = await Promise.all(pages.map((page, i) => inPage(page, async (t, i) => {
+      window.store = await t.open('mt-race');
+      await window.store.put(`tab${i}`, { i });
+      return true;
+    }, i)));
+    assert.deepEqual(both, [true, true]);
+    for (const page of pages) {
+      assert.deepEqual(await inPage(page, async () => [await window.store.get('tab0'), await window.store.get('tab1')]), [{ i: 0 }, { i: 1 }]);
+    }
+    for (const page of pages) await page.close();
+  },
+
+  async 'a reload storm of the leading tab leaves a store that opens, with every acknowledged write'(context) {
+    const stormy = await newPage(context);
+    const steady = await newPage(context);
+    await openIn(stormy, 'mt-storm');
+    await openIn(steady, 'mt-storm');
+    await startAppends(steady, 300);
+    for (let i = 0; i < 10; i++) {
+      // Each load opens the store and writes, and may lead it for a moment.
+      await stormy.evaluate((i) => {
+        window.toonstore.open('mt-storm').then((s) => s.put(`storm${i}`, { i }));
+      }, i).catch(() => {});
+      await stormy.reload();
+      await stormy.waitForFunction(() => window.ready === true);
+    }
+    const outcomes = await steady.evaluate(() => window.appends);
+    const rows = await rowsIn(steady);
+    const codes = checkAppends(outcomes, rows, ['LeaderLost']);
+    await inPage(steady, () => window.store.close());
+    await openIn(stormy, 'mt-storm', { multiTab: 'exclusive' });
+    const rowsAfter = (await rowsIn(stormy)).length;
+    assert.equal(rowsAfter, rows.length, JSON.stringify(codes));
+    for (const page of [stormy, steady]) await page.close();
+  },
+
+  async 'watch in three tabs sees the same changes in the same order'(context) {
+    const pages = [await newPage(context), await newPage(context), await newPage(context)];
+    for (const page of pages) {
+      await openIn(page, 'mt-watch');
+      await page.evaluate(() => {
+        window.events = [];
+        window.prefixed = [];
+        window.stopWatching = new AbortController();
+        const { signal } = window.stopWatching;
+        (async () => {
+          for await (const event of window.store.watch({ signal })) window.events.push(event);
+        })();
+        (async () => {
+          for await (const event of window.store.watch({ prefix: 'p/', signal })) window.prefixed.push(event);
+        })();
+      });
+    }
+    const [a, b, c] = pages;
+    await inPage(a, () => window.store.put('k1', { n: 1 }));
+    await inPage(b, () => window.store.put('p/k2', { n: 2 }));
+    await inPage(c, () => window.store.batch([
+      { type: 'put', key: 'k3', value: {} }, { type: 'delete', key: 'k1' }, { type: 'put', key: 'k3', value: { n: 3 } },
+    ]));
+    await inPage(b, () => window.store.delete('p/k2'));
+    await inPage(a, () => window.store.delete('never-there'));
+    await inPage(a, () => window.store.putMany({ 'p/k4': {}, k5: {} }));
+    const seen = [];
+    for (const page of pages) {
+      await page.waitForFunction(() => window.events.length >= 7);
+      seen.push(await page.evaluate(async () => {
+        await new Promise((resolve) => { setTimeout(resolve, 50); }); // nothing more comes
+        window.stopWatching.abort();
+        return { events: window.events, prefixed: window.prefixed };
+      }));
+    }
+    const shape = seen[0].events.map(({ key, type }) => `${type} ${key}`);
+    assert.deepEqual(shape, ['put k1', 'put p/k2', 'put k3', 'delete k1', 'delete p/k2', 'put p/k4', 'put k5']);
+    const versions = seen[0].events.map((e) => e.version);
+    assert.ok(versions.every((v, i) => i === 0 || v >= versions[i - 1]), `${versions}`);
+    assert.equal(versions[2], versions[3], 'a batch: one version');
+    assert.equal(versions[5], versions[6], 'a batch: one version');
+    assert.ok(versions[1] > versions[0] && versions[4] > versions[3] && versions[5] > versions[4]);
+    for (const other of seen.slice(1)) assert.deepEqual(other, seen[0]);
+    assert.deepEqual(seen[0].prefixed.map((e) => e.key), ['p/k2', 'p/k2', 'p/k4']);
+    for (const page of pages) await page.close();
+  },
+
+  async 'calls made in one task leave as one message and settle in call order'(context) {
+    const leader = await newPage(context);
+    const follower = await newPage(context);
+    await openIn(leader, 'mt-batching');
+    const counts = [];
+    for (const page of [leader, follower]) {
+      if (page === follower) await openIn(follower, 'mt-batching');
+      counts.push(await page.evaluate(async () => {
+        let messages = 0;
+        const post = BroadcastChannel.prototype.postMessage;
+        const postToWorker = Worker.prototype.postMessage;
+        BroadcastChannel.prototype.postMessage = function count(message, ...rest) {
+          if (message?.t === 'calls') messages++;
+          return post.call(this, message, ...rest);
+        };
+        Worker.prototype.postMessage = function count(message, ...rest) {
+          if (message?.t === 'calls') messages++;
+          return postToWorker.call(this, message, ...rest);
+        };
+        const order = [];
+        const calls = [];
+        for (let i = 0; i < 1000; i++) {
+          calls.push(window.store.put(`k${i}`, { i }).then(() => order.push(i)));
+        }
+        calls.push(window.store.get('k999').then((v) => order.push(v.i === 999 ? 'read' : 'stale')));
+        await Promise.all(calls);
+        BroadcastChannel.prototype.postMessage = post;
+        Worker.prototype.postMessage = postToWorker;
+        const inOrder = order.every((v, i) => (i < 1000 ? v === i : v === 'read'));
+        return { messages, inOrder };
+      }));
+    }
+    assert.deepEqual(counts, [{ messages: 1, inOrder: true }, { messages: 1, inOrder: true }]);
+    for (const page of [leader, follower]) await page.close();
+  },
+
+  async 'the read cache answers without a message and follows every tab\'s writes'(context) {
+    const cached = await newPage(context);
+    const writer = await newPage(context);
+    await openIn(cached, 'mt-cache', { cache: { bytes: 1 << 20 } });
+    await openIn(writer, 'mt-cache');
+    await inPage(writer, () => window.store.put('k', { v: 1 }));
+    const out = await inPage(cached, async () => {
+      const s = window.store;
+      const first = await s.get('k');
+      // A cached get settles in microtasks, before any task (a message needs one) runs.
+      let settled = false;
+      s.get('k').then(() => { settled = true; });
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      const hit = settled;
+      // This tab's own write: the next get sees it, even unawaited.
+      const write = s.put('k', { v: 2 });
+      const own = await s.get('k');
+      await write;
+      return { first, hit, own };
+    });
+    assert.deepEqual(out, { first: { v: 1 }, hit: true, own: { v: 2 } });
+    // Another tab's write reaches the cache with its change event.
+    await cached.evaluate(() => {
+      window.heard = (async () => {
+        for await (const event of window.store.watch()) if (event.version !== undefined) return event;
+        return null;
+      })();
+    });
+    await inPage(writer, () => window.store.put('k', { v: 3 }));
+    const after = await inPage(cached, async () => {
+      await window.heard;
+      return window.store.get('k');
+    });
+    assert.deepEqual(after, { v: 3 });
+    for (const page of [cached, writer]) await page.close();
+  },
+};
