@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch as launchChromium } from './chromium.mjs';
+import { launch as launchFirefox } from './firefox.mjs';
 import { serve } from './server.mjs';
 
 export const www = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -14,9 +15,14 @@ export const nativeCli = join(root, 'target/debug/toonstore');
 
 export const server = await serve(www);
 export const origin = `http://127.0.0.1:${server.address().port}`;
-export const profile = mkdtempSync(join(tmpdir(), 'toonstore-chromium-'));
+/** The browser the tests run in: `chromium` (default) or `firefox` (TOONSTORE_BROWSER). */
+export const browserName = process.env.TOONSTORE_BROWSER ?? 'chromium';
+if (!['chromium', 'firefox'].includes(browserName)) throw new Error(`unknown browser ${browserName}`);
+export const profile = mkdtempSync(join(tmpdir(), `toonstore-${browserName}-`));
 
-export const launch = () => launchChromium(profile);
+/** A persistent context (Chromium) or browser (Firefox) on the test profile: both have
+ * newPage() and close(). */
+export const launch = () => (browserName === 'firefox' ? launchFirefox(profile) : launchChromium(profile));
 
 export async function newPage(context) {
   const page = await context.newPage();

@@ -9,6 +9,9 @@ import { readFiles, writeFiles } from './files.mjs';
 import { serve } from './server.mjs';
 import { exportBase64, inPage, native, newPage, origin, www } from './harness.mjs';
 
+/** The text of the element `selector` in `page` (Playwright and Puppeteer alike). */
+const text = (page, selector) => page.evaluate((s) => document.querySelector(s).textContent, selector);
+
 export default {
   async 'a browser store opens natively and a native store opens in the browser'(context) {
     const page = await newPage(context);
@@ -70,14 +73,14 @@ export default {
     await page.waitForFunction(() => document.getElementById('status').textContent.includes('records'));
     await page.click('#samples');
     await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 4);
-    await page.fill('#search', 'user:');
+    await page.type('#search', 'user:');
     await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 3);
     await page.click('#export');
     await page.waitForFunction(() => document.getElementById('exported').textContent.length > 0);
-    assert.equal(await page.textContent('#exported'),
+    assert.equal(await text(page, '#exported'),
       '[3:]{id,name,role,since,active}:\n  "user:1": 1,Ada Lovelace,engine,2019,true\n' +
       '  "user:2": 2,Linus Torvalds,io,2020,true\n  "user:3": 3,Grace Hopper,codec,2021,false');
-    assert.match(await page.textContent('#rows'), /bytes compact[\s\S]*bytes/);
+    assert.match(await text(page, '#rows'), /bytes compact[\s\S]*bytes/);
     await page.reload();
     await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 4);
     await page.close();
@@ -91,7 +94,7 @@ export default {
       const page = await context.newPage();
       await page.goto(`http://127.0.0.1:${bundled.address().port}/`);
       await page.waitForFunction(() => document.getElementById('out').textContent !== 'running');
-      assert.equal(await page.textContent('#out'), 'ok {"bundled":true,"n":1} opfs');
+      assert.equal(await text(page, '#out'), 'ok {"bundled":true,"n":1} opfs');
       await page.close();
     } finally {
       bundled.close();

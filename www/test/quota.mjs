@@ -72,7 +72,7 @@ export default {
     assert.deepEqual(out.after, { n: 1 });
   },
 
-  async 'at the browser quota: deletes and compaction give OPFS bytes back'(context) {
+  async 'at the browser quota: deletes and compaction give OPFS bytes back [chromium]'(context) {
     const page = await newPage(context);
     const cdp = await context.newCDPSession(page);
     const usage = async () => inPage(page, async () => (await navigator.storage.estimate()).usage);
