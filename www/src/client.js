@@ -5,7 +5,9 @@
 // nobody took go to the new one and calls taken but never answered fail with LeaderLost.
 import { ReadCache } from './cache.js';
 import { ToonStoreError } from './errors.js';
-import { WRITES, busName, callsName, keysOf, replyName } from './protocol.js';
+import {
+  WRITES, busName, callsName, changesName, keysOf, replyName,
+} from './protocol.js';
 
 /** How long a call sent to another tab, or an open, waits by default (ms). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -52,6 +54,9 @@ export class Client {
     /** @type {Set<{push: (event: object) => void, end: () => void}>} */
     this.watchers = new Set();
     this.cache = cacheBytes ? new ReadCache(cacheBytes) : null;
+    /** @type {BroadcastChannel | null} change events, listened to while a watch or the read
+     * cache needs them */
+    this.changesChannel = null;
     this.timer = null;
     this.timerAt = Infinity;
     /** @type {((value: any) => void) | null} */
@@ -70,6 +75,21 @@ export class Client {
       this.callsChannel = new BroadcastChannel(callsName(name));
       this.replies = new BroadcastChannel(replyName(name, this.id));
       this.replies.onmessage = ({ data }) => this.fromLeader(data);
+      if (this.cache) this.listenToChanges(true);
+    }
+  }
+
+  /** Listens to change events, or stops (each one costs every page that listens). */
+  listenToChanges(on) {
+    if (this.mode !== 'shared' || Boolean(this.changesChannel) === on) return;
+    if (on) {
+      this.changesChannel = new BroadcastChannel(changesName(this.name));
+      this.changesChannel.onmessage = ({ data }) => {
+        if (data?.t === 'changes' && data.epoch >= (this.leader?.epoch ?? 0)) this.changes(data);
+      };
+    } else {
+      this.changesChannel?.close();
+      this.changesChannel = null;
     }
   }
 
@@ -250,9 +270,6 @@ export class Client {
           this.resigned = true;
         }
         break;
-      case 'changes':
-        if (data.epoch >= (this.leader?.epoch ?? 0)) this.changes(data);
-        break;
       default:
     }
   }
@@ -337,11 +354,16 @@ export class Client {
       end: () => {
         ended = true;
         this.watchers.delete(watcher);
+        if (this.watchers.size === 0 && !this.cache) this.listenToChanges(false);
         wake?.();
       },
     };
-    if (this.gone) ended = true;
-    else this.watchers.add(watcher);
+    if (this.gone) {
+      ended = true;
+    } else {
+      this.watchers.add(watcher);
+      this.listenToChanges(true);
+    }
     if (signal?.aborted) watcher.end();
     signal?.addEventListener('abort', watcher.end, { once: true });
     return {
@@ -421,6 +443,7 @@ export class Client {
     for (const watcher of [...this.watchers]) watcher.end();
     this.worker.terminate();
     this.bus?.close();
+    this.changesChannel?.close();
     this.callsChannel?.close();
     this.replies?.close();
   }

@@ -40,11 +40,11 @@ class Store {
 
   async put(key, value) { return this.call('putJson', { key, json: toJson(value) }); }
   putText(key, text) { return this.call('putText', { key, text }); }
-  async get(key) {
+  get(key) {
     // A cached document settles without a message (see cache.js).
     const cached = this.client.cache?.get(key);
-    if (cached !== undefined) return JSON.parse(cached);
-    return fromJson(await this.call('getJson', { key }));
+    if (cached !== undefined) return Promise.resolve(JSON.parse(cached));
+    return this.call('getJson', { key }).then(fromJson);
   }
   getText(key) { return this.call('getText', { key }); }
   delete(key) { return this.call('delete', { key }); }

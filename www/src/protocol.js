@@ -15,9 +15,10 @@
 // |                        |                     | {t:'results', results} {t:'resigned'}            |
 // | `toonstore:NAME:bus`   | leader -> all pages | {t:'leader', epoch, client, info}                |
 // |                        |                     | {t:'resign', epoch} (it answered all it took)     |
-// |                        |                     | {t:'changes', epoch, changes:[{key, type,         |
-// |                        |                     |   version}]} in commit order                      |
 // |                        | page -> leader      | {t:'hello'}: who leads? (answered by 'leader')    |
+// | `toonstore:NAME:changes` | leader -> pages   | {t:'changes', epoch, changes:[{key, type,         |
+// |                        | with a watch or a   |   version}]} in commit order (a page listens only |
+// |                        | read cache          |   while it needs them: each costs every listener) |
 // | `toonstore:NAME:calls` | follower -> leader  | {t:'calls', client, epoch, deadline,              |
 // |                        |                     |   calls:[{id, op, args, durable}]}                |
 // | `toonstore:NAME:to:ID` | leader -> follower  | {t:'taken', epoch, ids} then                     |
@@ -35,6 +36,7 @@
 export const lockName = (name) => `toonstore:${name}`;
 export const busName = (name) => `toonstore:${name}:bus`;
 export const callsName = (name) => `toonstore:${name}:calls`;
+export const changesName = (name) => `toonstore:${name}:changes`;
 export const replyName = (name, client) => `toonstore:${name}:to:${client}`;
 
 /** The file beside the slots that counts leader epochs (8 bytes, little-endian). */

@@ -5,7 +5,7 @@
 // BroadcastChannels. Until then it loads nothing. Calls run one at a time, in order: the
 // engine is synchronous and single-threaded here.
 import {
-  WRITES, busName, callsName, changesOf, lockName, opfsAvailable, replyName,
+  WRITES, busName, callsName, changesName, changesOf, lockName, opfsAvailable, replyName,
 } from './protocol.js';
 
 /** @type {any} worker-core.js, imported once this worker leads (it brings the wasm glue). */
@@ -18,8 +18,9 @@ let since = 0;
 let leading = false;
 let resigning = false;
 let releaseLock = null;
-/** Shared mode only: the bus (announcements, changes, hello) and the followers' calls. */
+/** Shared mode only: the bus (announcements, hello), change events, the followers' calls. */
 let bus = null;
+let changesChannel = null;
 let callsChannel = null;
 /** Followers' reply channels by client id. */
 const replies = new Map();
@@ -96,6 +97,7 @@ async function lead() {
   bus.onmessage = ({ data }) => {
     if (data?.t === 'hello') announce();
   };
+  changesChannel = new BroadcastChannel(changesName(config.name));
   callsChannel = new BroadcastChannel(callsName(config.name));
   callsChannel.onmessage = ({ data }) => fromFollower(data);
   self.postMessage({ t: 'leader', epoch, info: info(stats) });
@@ -134,24 +136,36 @@ function replyChannel(client) {
 }
 
 /** Runs `calls` after every call queued before them; `reply` gets their results, in order.
- * Buffered writes go to OPFS before the reply whenever nothing else waits, so a write once
- * answered is in the file (durable only at sync or close: a crash of the browser or the
- * machine may still lose it, but a closed, reloaded or crashed tab does not). */
+ * Buffered writes go to OPFS in the same task as the reply whenever nothing else waits, so a
+ * write answered is in the file before the worker does anything else (durable only at sync
+ * or close: a crash of the browser or the machine may still lose it, a closed or reloaded
+ * tab does not). */
 function enqueue(calls, reply) {
   waiting++;
   queue = queue.then(async () => {
     const results = [];
     const changes = [];
     let fatal = null;
-    for (const call of calls) {
+    for (let i = 0; i < calls.length; i++) {
       if (fatal) {
-        results.push({ id: call.id, error: { code: 'WorkerGone', message: fatal } });
+        results.push({ id: calls[i].id, error: { code: 'WorkerGone', message: fatal } });
         continue;
       }
-      const result = await run(call, changes);
+      const puts = putsFrom(calls, i);
+      if (puts > 1 && commitTogether(calls.slice(i, i + puts), results, changes)) {
+        i += puts - 1;
+        if (results[results.length - 1].fatal) fatal = results[results.length - 1].error.message;
+        else await core.ensureSlots().catch(() => {});
+        continue;
+      }
+      const result = await run(calls[i], changes);
       if (result.fatal) fatal = result.error.message;
       results.push(result);
     }
+    reply(results);
+    // Right after the answer has left, before the next message is taken (so before a
+    // pagehide's resign): the writes answered go to the OPFS file. Only when nothing else
+    // waits, so a busy leader writes in large pieces; after the reply, so no call waits for it.
     if (--waiting === 0 && core?.current() && !fatal) {
       try {
         core.current().flush();
@@ -159,10 +173,9 @@ function enqueue(calls, reply) {
         // The next call reports the store's state (full, poisoned).
       }
     }
-    reply(results);
     if (changes.length) {
       const message = { t: 'changes', epoch, changes };
-      if (bus) bus.postMessage(message);
+      if (changesChannel) changesChannel.postMessage(message);
       else self.postMessage(message);
     }
     if (fatal) {
@@ -171,6 +184,43 @@ function enqueue(calls, reply) {
       self.close();
     }
   });
+}
+
+/** How many calls from `calls[i]` on are plain puts (that can commit as one batch). */
+function putsFrom(calls, i) {
+  let j = i;
+  while (j < calls.length && (calls[j].op === 'putJson' || calls[j].op === 'putText')) j++;
+  return j - i;
+}
+
+/** Commits puts made in one task as one engine batch (one record, one checksum, one write)
+ * and answers each; false, with nothing changed, if the batch failed: then each runs alone
+ * and gets its own answer (an invalid document fails only its own put). */
+function commitTogether(puts, results, changes) {
+  const store = core?.current();
+  if (!store || puts.some(({ deadline }) => deadline !== undefined && Date.now() > deadline)) return false;
+  const before = store.nextSequence();
+  try {
+    store.batch(puts.map(({ op, args }) => (op === 'putJson'
+      ? { type: 'putJson', key: args.key, json: args.json }
+      : { type: 'putText', key: args.key, text: args.text })));
+    if (puts.some(({ durable }) => durable)) store.sync();
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) {
+      const error = { code: 'WorkerGone', message: core.lastPanic() ?? e.message };
+      for (const { id } of puts) results.push({ id, fatal: true, error });
+      return true;
+    }
+    if (store.nextSequence() === before) return false;
+    // Committed, but the sync a tab asked for failed: every put says so.
+    for (const { id } of puts) results.push({ id, error: encodeError(e) });
+    for (const key of new Set(puts.map(({ args }) => args.key))) changes.push({ key, type: 'put', version: before });
+    return true;
+  }
+  const version = store.nextSequence();
+  for (const { id } of puts) results.push({ id, ok: undefined, version });
+  for (const key of new Set(puts.map(({ args }) => args.key))) changes.push({ key, type: 'put', version: before });
+  return true;
 }
 
 /** Calls retried once at the quota after freed slots are given back. */
@@ -236,6 +286,8 @@ async function resign() {
   bus?.postMessage({ t: 'resign', epoch });
   bus?.close();
   bus = null;
+  changesChannel?.close();
+  changesChannel = null;
   for (const channel of replies.values()) channel.close();
   replies.clear();
   leading = false;

@@ -416,6 +416,15 @@ export default {
       }));
     }
     assert.deepEqual(counts, [{ messages: 1, inOrder: true }, { messages: 1, inOrder: true }]);
+    // Puts of one task commit together, but a bad one fails alone.
+    const mixed = await inPage(follower, async () => {
+      const settled = await Promise.allSettled([
+        window.store.put('m1', { n: 1 }), window.store.putText('m2', 'a:\n  b: 1\n c: 2'),
+        window.store.putText('m3', 'n: 3'), window.store.put('m4', 1n),
+      ]);
+      return [settled.map((s) => s.reason?.code ?? 'ok'), await window.store.getMany(['m1', 'm2', 'm3'])];
+    });
+    assert.deepEqual(mixed, [['ok', 'InvalidDocument', 'ok', 'InvalidDocument'], [{ n: 1 }, undefined, { n: 3 }]]);
     for (const page of [leader, follower]) await page.close();
   },
 
