@@ -57,6 +57,14 @@ export class Client {
     /** @type {BroadcastChannel | null} change events, listened to while a watch or the read
      * cache needs them */
     this.changesChannel = null;
+    /** @type {MessagePort | null | false} this page's port to the broker (broker.js); false
+     * where there is no SharedWorker */
+    this.broker = null;
+    /** @type {MessagePort | null} a port straight to another tab's leading worker: calls go
+     * there once it is ready and nothing sent over the channels waits for an answer */
+    this.direct = null;
+    /** @type {{port: MessagePort, epoch: number, ready: boolean} | null} */
+    this.directPending = null;
     this.timer = null;
     this.timerAt = Infinity;
     /** @type {((value: any) => void) | null} */
@@ -90,6 +98,60 @@ export class Client {
     } else {
       this.changesChannel?.close();
       this.changesChannel = null;
+    }
+  }
+
+  /** This page's port to the broker, or false where SharedWorker is missing. */
+  brokerPort() {
+    if (this.broker === null) {
+      try {
+        const broker = new SharedWorker(new URL('./broker.js', import.meta.url), { name: 'toonstore-broker' });
+        broker.port.onmessage = ({ data }) => this.fromBroker(data);
+        this.broker = broker.port;
+      } catch {
+        this.broker = false; // no SharedWorker (or not allowed here): the channels do
+      }
+    }
+    return this.broker;
+  }
+
+  /** A new leader: the old direct port is dead; a leading page registers with the broker,
+   * a follower asks it for a port to the leader. */
+  connectDirect(epoch, local) {
+    this.direct?.close();
+    this.directPending?.port.close();
+    this.direct = null;
+    this.directPending = null;
+    if (this.mode !== 'shared') return;
+    const broker = this.brokerPort();
+    if (!broker) return;
+    if (local) {
+      broker.postMessage({ t: 'lead', name: this.name, epoch });
+      return;
+    }
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = ({ data }) => this.fromLeader(data, port1);
+    this.directPending = { port: port1, epoch, ready: false };
+    broker.postMessage({ t: 'connect', name: this.name, client: this.id, epoch, port: port2 }, [port2]);
+  }
+
+  /** Calls go over the direct port from now on, once nothing sent another way waits (an
+   * answer over the channel could otherwise come after a later call's over the port). */
+  switchToDirect() {
+    const pending = this.directPending;
+    if (!pending?.ready || pending.epoch !== this.leader?.epoch) return;
+    for (const call of this.calls.values()) if (!call.local && call.state !== 'queued') return;
+    this.direct = pending.port;
+    this.directPending = null;
+  }
+
+  /** From the broker (this page's worker leads): a follower's port, for the worker. */
+  fromBroker(data) {
+    if (data?.t !== 'connect') return;
+    if (this.leader?.local && this.leader.epoch === data.epoch && !this.gone) {
+      this.worker.postMessage({ t: 'connect', client: data.client, epoch: data.epoch, port: data.port }, [data.port]);
+    } else {
+      data.port.close();
     }
   }
 
@@ -165,7 +227,7 @@ export class Client {
     if (local) {
       this.worker.postMessage({ t: 'calls', calls: wire }, calls.flatMap((call) => call.transfer));
     } else {
-      this.callsChannel.postMessage({ t: 'calls', client: this.id, epoch, calls: wire });
+      (this.direct ?? this.callsChannel).postMessage({ t: 'calls', client: this.id, epoch, calls: wire });
     }
     this.armTimer();
   }
@@ -202,6 +264,7 @@ export class Client {
 
   settle(call, result) {
     this.calls.delete(call.id);
+    if (this.directPending?.ready) this.switchToDirect();
     if (this.cache) this.cacheResult(call, result);
     if (result.error) {
       const { code, message, ...details } = result.error;
@@ -274,8 +337,13 @@ export class Client {
     }
   }
 
-  fromLeader(data) {
-    if (data?.t === 'taken') {
+  fromLeader(data, port = null) {
+    if (data?.t === 'connected') {
+      if (port && this.directPending?.port === port && data.epoch === this.leader?.epoch) {
+        this.directPending.ready = true;
+        this.switchToDirect();
+      }
+    } else if (data?.t === 'taken') {
       for (const id of data.ids) {
         const call = this.calls.get(id);
         if (call && call.epoch === data.epoch && call.state === 'sent') call.state = 'taken';
@@ -293,6 +361,7 @@ export class Client {
       for (const watcher of this.watchers) watcher.push({ type: 'missed', version: info.version });
     }
     this.leader = { epoch, local };
+    this.connectDirect(epoch, local);
     this.lastEpoch = epoch;
     this.resigned = false;
     this.cache?.clear();
@@ -443,6 +512,8 @@ export class Client {
     for (const watcher of [...this.watchers]) watcher.end();
     this.worker.terminate();
     this.bus?.close();
+    this.direct?.close();
+    this.directPending?.port.close();
     this.changesChannel?.close();
     this.callsChannel?.close();
     this.replies?.close();

@@ -22,9 +22,11 @@ let releaseLock = null;
 let bus = null;
 let changesChannel = null;
 let callsChannel = null;
-/** Followers' reply channels by client id. */
+/** Followers' reply channels by client id, and their direct ports. */
 const replies = new Map();
 const MAX_REPLY_CHANNELS = 64;
+const followerPorts = new Set();
+const MAX_FOLLOWER_PORTS = 256;
 
 let queue = Promise.resolve();
 let waiting = 0;
@@ -42,6 +44,9 @@ self.onmessage = ({ data }) => {
       break;
     case 'rejoin':
       if (config && !leading) waitForLock();
+      break;
+    case 'connect':
+      connect(data);
       break;
     default:
   }
@@ -110,11 +115,28 @@ function announce() {
   bus?.postMessage({ t: 'leader', epoch, client: config.client, info: { backend: 'opfs', version: since } });
 }
 
-function fromFollower({ t, client, epoch: theirs, calls }) {
+/** A follower's own port (from the broker, through this worker's page): its calls come and
+ * their answers go there. Ports of followers that went are closed once there are too many. */
+function connect({ epoch: theirs, port }) {
+  if (!leading || resigning || theirs !== epoch) {
+    port.close();
+    return;
+  }
+  port.onmessage = ({ data }) => fromFollower(data, port);
+  port.postMessage({ t: 'connected', epoch });
+  followerPorts.add(port);
+  if (followerPorts.size > MAX_FOLLOWER_PORTS) {
+    const [oldest] = followerPorts;
+    oldest.close();
+    followerPorts.delete(oldest);
+  }
+}
+
+function fromFollower({ t, client, epoch: theirs, calls }, port = null) {
   // Calls meant for an earlier leader come again, addressed to this one, once their sender
   // hears of it: taking them now too would run them twice.
   if (t !== 'calls' || theirs !== epoch || resigning || !leading) return;
-  const reply = replyChannel(client);
+  const reply = port ?? replyChannel(client);
   reply.postMessage({ t: 'taken', epoch, ids: calls.map((call) => call.id) });
   enqueue(calls, (results) => reply.postMessage({ t: 'results', epoch, results }));
 }
@@ -290,6 +312,8 @@ async function resign() {
   changesChannel = null;
   for (const channel of replies.values()) channel.close();
   replies.clear();
+  for (const port of followerPorts) port.close();
+  followerPorts.clear();
   leading = false;
   resigning = false;
   releaseLock?.();

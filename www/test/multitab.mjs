@@ -186,6 +186,26 @@ export default {
       bad: ['InvalidDocument', 3],
     });
     assert.equal(server.requests.get(WASM) ?? 0, loads, 'the follower loaded no wasm');
+    // The follower's calls go over a port of its own to the leader's worker (brokered by the
+    // package's SharedWorker), not over the BroadcastChannels.
+    const routes = await inPage(follower, async () => {
+      const sent = { channel: 0, port: 0 };
+      const channelPost = BroadcastChannel.prototype.postMessage;
+      const portPost = MessagePort.prototype.postMessage;
+      BroadcastChannel.prototype.postMessage = function spy(message, ...rest) {
+        if (message?.t === 'calls') sent.channel++;
+        return channelPost.call(this, message, ...rest);
+      };
+      MessagePort.prototype.postMessage = function spy(message, ...rest) {
+        if (message?.t === 'calls') sent.port++;
+        return portPost.call(this, message, ...rest);
+      };
+      for (let i = 0; i < 10; i++) await window.store.get('c');
+      BroadcastChannel.prototype.postMessage = channelPost;
+      MessagePort.prototype.postMessage = portPost;
+      return sent;
+    });
+    assert.deepEqual(routes, { channel: 0, port: 10 });
     // The leader sees the follower's writes; the follower's own options are checked there.
     assert.deepEqual(await inPage(leader, () => window.store.get('c')), { n: 3 });
     const third = await newPage(context);
@@ -402,6 +422,11 @@ export default {
           if (message?.t === 'calls') messages++;
           return postToWorker.call(this, message, ...rest);
         };
+        const postToPort = MessagePort.prototype.postMessage;
+        MessagePort.prototype.postMessage = function count(message, ...rest) {
+          if (message?.t === 'calls') messages++;
+          return postToPort.call(this, message, ...rest);
+        };
         const order = [];
         const calls = [];
         for (let i = 0; i < 1000; i++) {
@@ -411,6 +436,7 @@ export default {
         await Promise.all(calls);
         BroadcastChannel.prototype.postMessage = post;
         Worker.prototype.postMessage = postToWorker;
+        MessagePort.prototype.postMessage = postToPort;
         const inOrder = order.every((v, i) => (i < 1000 ? v === i : v === 'read'));
         return { messages, inOrder };
       }));
