@@ -1,6 +1,7 @@
 // A small records app on the toonstore package: save objects, list and search them by key
 // prefix, see each record's TOON beside its JSON with both sizes, export a prefix as one
-// TOON table. Records persist in OPFS across reloads.
+// TOON table. Records persist in OPFS across reloads, and every tab of the demo shows every
+// tab's changes as they happen (store.watch).
 import { open } from '../src/index.js';
 
 const $ = (id) => document.getElementById(id);
@@ -29,6 +30,18 @@ async function attempt(action) {
   try {
     await action();
     await refresh();
+
+// Another tab's change (or this one's): list again, once per burst of changes.
+let queued = false;
+for await (const change of store.watch()) {
+  if (change && !queued) {
+    queued = true;
+    setTimeout(() => {
+      queued = false;
+      refresh().catch((e) => { $('error').textContent = `${e.code ?? 'Error'}: ${e.message}`; });
+    }, 20);
+  }
+}
   } catch (e) {
     $('error').textContent = `${e.code ?? 'Error'}: ${e.message}`;
   }
@@ -54,3 +67,15 @@ $('clear').addEventListener('click', () => attempt(async () => {
   await store.batch(keys.map((key) => ({ type: 'delete', key })));
 }));
 await refresh();
+
+// Another tab's change (or this one's): list again, once per burst of changes.
+let queued = false;
+for await (const change of store.watch()) {
+  if (change && !queued) {
+    queued = true;
+    setTimeout(() => {
+      queued = false;
+      refresh().catch((e) => { $('error').textContent = `${e.code ?? 'Error'}: ${e.message}`; });
+    }, 20);
+  }
+}

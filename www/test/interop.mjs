@@ -67,7 +67,7 @@ export default {
     rmSync(dir, { recursive: true });
   },
 
-  async 'the demo page stores, lists and exports records'(context) {
+  async 'the demo page stores, lists and exports records, in two tabs at once'(context) {
     const page = await context.newPage();
     await page.goto(`${origin}/demo/`);
     await page.waitForFunction(() => document.getElementById('status').textContent.includes('records'));
@@ -83,6 +83,17 @@ export default {
     assert.match(await text(page, '#rows'), /bytes compact[\s\S]*bytes/);
     await page.reload();
     await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 4);
+    // A second tab of the demo: the same records, and each tab's changes show in the other.
+    const second = await context.newPage();
+    await second.goto(`${origin}/demo/`);
+    await second.waitForFunction(() => document.querySelectorAll('#rows tr').length === 4);
+    await second.type('#key', 'user:4');
+    await second.evaluate(() => { document.getElementById('json').value = '{"id": 4, "name": "Barbara Liskov"}'; });
+    await second.click('#add button');
+    await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 5);
+    await page.click('#clear');
+    await second.waitForFunction(() => document.querySelectorAll('#rows tr').length === 0);
+    await second.close();
     await page.close();
   },
 
