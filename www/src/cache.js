@@ -1,6 +1,7 @@
 // @ts-check
-// A page's read cache (`open(name, {cache: {bytes}})`): documents as JSON text by key, least
-// recently used first out, kept coherent by versions. Every answer carries the store's version
+// A page's read cache (`open(name, {cache: {bytes}})`): documents by key, decoded once and
+// deep-frozen (every get of a key returns the same frozen value until the key changes: no
+// copy per get), least recently used first out, kept coherent by versions. Every answer carries the store's version
 // when it ran and every change event the version of its commit, so a read is kept only when
 // no change to its key that it did not see is known: a change event may reach the page
 // before or after a read that ran before it.
@@ -10,7 +11,7 @@ export class ReadCache {
   constructor(limit) {
     this.limit = limit;
     this.bytes = 0;
-    /** @type {Map<string, string>} */
+    /** @type {Map<string, {value: any, size: number}>} */
     this.entries = new Map();
     /** The newest change known per key, while reads are on their way (then forgotten: a read
      * sent later runs after every change the page has heard of). */
@@ -18,14 +19,14 @@ export class ReadCache {
     this.reading = 0;
   }
 
-  /** The JSON text cached for `key`, or undefined. */
+  /** The entry cached for `key` (`{value}`: the frozen document), or undefined. */
   get(key) {
-    const json = this.entries.get(key);
-    if (json !== undefined) {
+    const entry = this.entries.get(key);
+    if (entry !== undefined) {
       this.entries.delete(key);
-      this.entries.set(key, json);
+      this.entries.set(key, entry);
     }
-    return json;
+    return entry;
   }
 
   /** A read of `key` is on its way. */
@@ -33,20 +34,21 @@ export class ReadCache {
     this.reading++;
   }
 
-  /** The answer to a read of `key` (JSON text or undefined), which ran at `version`. */
-  answer(key, json, version) {
+  /** The answer to a read of `key` (its JSON text, and the frozen `value` decoded from it;
+   * JSON undefined: no such key), which ran at `version`. */
+  answer(key, json, value, version) {
     const known = this.changed.get(key);
     if (--this.reading === 0) this.changed.clear();
     if ((known !== undefined && known >= version) || json === undefined) return;
     const size = 2 * (key.length + json.length);
     if (size > this.limit) return;
     this.forget(key);
-    this.entries.set(key, json);
+    this.entries.set(key, { value, size });
     this.bytes += size;
-    for (const [old, text] of this.entries) {
+    for (const [old, entry] of this.entries) {
       if (this.bytes <= this.limit) break;
       this.entries.delete(old);
-      this.bytes -= 2 * (old.length + text.length);
+      this.bytes -= entry.size;
     }
   }
 
@@ -62,10 +64,10 @@ export class ReadCache {
   }
 
   forget(key) {
-    const json = this.entries.get(key);
-    if (json === undefined) return;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
     this.entries.delete(key);
-    this.bytes -= 2 * (key.length + json.length);
+    this.bytes -= entry.size;
   }
 
   /** Another leader: what this one said may not hold there. */
@@ -74,4 +76,13 @@ export class ReadCache {
     this.changed.clear();
     this.bytes = 0;
   }
+}
+
+/** `value` with every object and array in it frozen; `value` itself. */
+export function deepFreeze(value) {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
 }

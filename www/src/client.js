@@ -3,7 +3,7 @@
 // who leads, and sends each call there: to its own worker when it leads, else over the
 // calls channel. Calls made in one task leave as one message. When the leader changes, calls
 // nobody took go to the new one and calls taken but never answered fail with LeaderLost.
-import { ReadCache } from './cache.js';
+import { ReadCache, deepFreeze } from './cache.js';
 import { ToonStoreError } from './errors.js';
 import {
   WRITES, busName, callsName, changesName, keysOf, replyName,
@@ -277,8 +277,14 @@ export class Client {
   cacheResult(call, result) {
     const cache = /** @type {ReadCache} */ (this.cache);
     if (call.op === 'getJson') {
-      if (result.error) cache.failed();
-      else cache.answer(call.args.key, result.ok, result.version);
+      if (result.error) {
+        cache.failed();
+      } else {
+        // With a cache, a get's answer is the frozen value the cache keeps: settle with it.
+        const json = result.ok;
+        result.ok = json === undefined ? undefined : deepFreeze(JSON.parse(json));
+        cache.answer(call.args.key, json, result.ok, result.version);
+      }
     }
     for (const key of keysOf(call.op, call.args)) {
       cache.change(key, result.error ? Infinity : result.version - 1);

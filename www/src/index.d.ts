@@ -87,7 +87,8 @@ export interface OpenOptions {
   timeout?: number;
   /** Keep documents read by `get` in this page, up to `bytes` (two bytes a character of key
    * and JSON): a get of a cached key settles without a message. Every tab's writes keep it
-   * current. */
+   * current. With a cache, `get` gives frozen documents, one object per key until the key
+   * changes (`structuredClone` one to change it). */
   cache?: { bytes: number };
 }
 

@@ -41,10 +41,13 @@ class Store {
   async put(key, value) { return this.call('putJson', { key, json: toJson(value) }); }
   putText(key, text) { return this.call('putText', { key, text }); }
   get(key) {
-    // A cached document settles without a message (see cache.js).
-    const cached = this.client.cache?.get(key);
-    if (cached !== undefined) return Promise.resolve(JSON.parse(cached));
-    return this.call('getJson', { key }).then(fromJson);
+    const { cache } = this.client;
+    if (!cache) return this.call('getJson', { key }).then(fromJson);
+    // With a read cache: a cached document settles without a message, and every get gives
+    // the cache's frozen value (decoded once per change, see cache.js).
+    const cached = cache.get(key);
+    if (cached !== undefined) return Promise.resolve(cached.value);
+    return this.call('getJson', { key });
   }
   getText(key) { return this.call('getText', { key }); }
   delete(key) { return this.call('delete', { key }); }
