@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch as launchChromium } from '../test/chromium.mjs';
-import { launch as launchFirefox } from '../test/firefox.mjs';
+import { FIREFOX, launch as launchFirefox } from '../test/firefox.mjs';
 import { serve } from '../test/server.mjs';
 import { measureTabs } from './tabs.mjs';
 
@@ -59,7 +59,7 @@ async function session(browser, server, previous) {
     const failure = await page.evaluate(() => window.failure);
     if (failure) throw new Error(failure);
     const results = await page.evaluate(() => window.results);
-    const version = await page.evaluate(() => navigator.userAgent);
+    const version = execFileSync(browser === 'firefox' ? FIREFOX : '/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).trim();
     await page.close();
     for (const [name, { ms: total, ops }] of Object.entries(results)) {
       groups[`browser${suffix}`][name] = { median_ns: (total * 1e6) / ops, elements: 1 };

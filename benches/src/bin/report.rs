@@ -512,28 +512,57 @@ fn previous(results: &Results, run: &str) -> String {
     out.trim_end().to_owned()
 }
 
-/// The browser table: inside a worker against raw OPFS and sqlite-wasm, and through the
-/// main-thread API against idb-keyval; one Chromium session (`www/bench/run.mjs`).
+/// The browser section: for Chromium and Firefox (`www/bench/run.mjs`, one session each), the
+/// one-page table (inside a worker against raw OPFS and sqlite-wasm, and through the
+/// main-thread API against idb-keyval) and the multi-tab figures (`www/bench/tabs.mjs`).
 fn browser(results: &Results, run: &str) -> String {
-    let rate = |name: &str| per_s(get(results, "browser", name));
-    let chromium = results
+    let version = |browser: &str| {
+        results
+            .keys()
+            .find(|(group, _)| group == &format!("{browser}-meta"))
+            .map(|(_, name)| name.clone())
+    };
+    let previous = results
         .keys()
-        .find(|(group, _)| group == "browser-meta")
-        .map_or("Chromium", |(_, name)| name.as_str());
+        .find(|(group, _)| group == "previous-rev")
+        .map_or("an earlier revision".to_owned(), |(_, rev)| rev.clone());
     let mut out = String::new();
     writeln!(out, "## Browser\n").unwrap();
     writeln!(
         out,
-        "{run}: `benches/run.sh browser`, one headless {chromium} session (persistent \
-         profile, pages from 127.0.0.1). 20,000 documents of 1 KB (the WASI workload's \
-         generator), random gets. Inside a dedicated worker: toonstore's engine called directly \
-         (`putText`, then a sync; `getText`), raw OPFS sync access handle (64 KB writes of 64 \
-         records, then a flush; 1 KB random reads), `@sqlite.org/sqlite-wasm` 3.54.1-build1 with \
-         the opfs-sahpool VFS (WAL; prepared statements). On the main thread: the package's \
-         promise API with objects (`put` awaited one by one, then `sync`; `get`; `putMany`) \
-         and IndexedDB through idb-keyval 6.3.0 (one-by-one sets and gets on 2,000 keys).\n"
+        "{run}: `benches/run.sh browser`, one headless session per browser (persistent \
+         profile, pages from 127.0.0.1; Firefox with `privacy.reduceTimerPrecision` off). \
+         20,000 documents of 1 KB (the WASI workload's generator), random gets. Inside a \
+         dedicated worker: toonstore's engine called directly (`putText`, then a sync; \
+         `getText`), raw OPFS sync access handle (64 KB writes of 64 records, then a flush; \
+         1 KB random reads), `@sqlite.org/sqlite-wasm` 3.54.1-build1 with the opfs-sahpool VFS \
+         (WAL; prepared statements). On the main thread: the package's promise API with objects \
+         (`put` awaited one by one, then `sync`; `get`; `putMany`) and IndexedDB through \
+         idb-keyval 6.3.0 (one-by-one sets and gets on 2,000 keys).\n\n\
+         Several tabs (`www/bench/tabs.mjs`): a leading tab, a follower and a tab with a read \
+         cache on one store of 2,000 documents of 1 KB; medians and p99 of samples (fast calls \
+         timed in chunks of 50, cached gets of 1,000: a sample is a chunk's mean). The awaited \
+         put runs on a store of its own in one tab, against the package at {previous} served \
+         from a second origin in the same session. Watch: from the put's call in the leading \
+         tab (an upper bound of its commit) to the event in the follower, 200 puts 5 ms apart. \
+         Failover: the leading tab closed while the follower calls `get` back to back; a \
+         sample is the longest gap between two answers (10 trials).\n"
     )
     .unwrap();
+    for (browser, suffix) in [("chromium", ""), ("firefox", "-firefox")] {
+        let Some(version) = version(browser) else {
+            writeln!(out, "### {browser}: not run\n").unwrap();
+            continue;
+        };
+        writeln!(out, "### {version}\n").unwrap();
+        browser_tables(results, &format!("browser{suffix}"), &format!("tabs{suffix}"), &mut out);
+    }
+    out.trim_end().to_owned()
+}
+
+/// One browser's tables: the one-page figures, the multi-tab ones, and every target.
+fn browser_tables(results: &Results, page: &str, tabs: &str, out: &mut String) {
+    let rate = |name: &str| per_s(get(results, page, name));
     writeln!(out, "| workload | toonstore | raw OPFS | sqlite-wasm | idb-keyval |").unwrap();
     writeln!(out, "|---|---:|---:|---:|---:|").unwrap();
     let rows: [(&str, [&str; 4]); 6] = [
@@ -568,6 +597,28 @@ fn browser(results: &Results, run: &str) -> String {
             .collect();
         writeln!(out, "| {name} | {} |", cells.join(" | ")).unwrap();
     }
+
+    let ms = |name: &str| get(results, tabs, name).map(|m| m.median_ns / 1e6);
+    let fmt_ms = |v: Option<f64>| v.map_or_else(|| "not run".to_owned(), |v| format!("{v:.3} ms"));
+    writeln!(out, "\n| several tabs | median | p99 |\n|---|---:|---:|").unwrap();
+    let figures = [
+        ("awaited get, leading tab", "leader-get"),
+        ("awaited get, follower tab", "follower-get"),
+        ("awaited get of a cached key", "cached-get"),
+        ("idb-keyval get, awaited", "idb-get"),
+        ("awaited put, one tab", "put-awaited"),
+        ("awaited put, one tab, the previous package", "put-awaited-previous"),
+        ("awaited put, shared store (the cache tab listens)", "put-awaited-shared"),
+        ("1,000 puts issued at once, awaited together", "puts-1000"),
+        ("idb-keyval setMany of the same 1,000", "idb-setMany-1000"),
+        ("watch: a change seen in another tab", "watch"),
+        ("failover: leader closed -> next answer", "failover"),
+    ];
+    for (what, name) in figures {
+        let (median, p99) = (ms(name), ms(&format!("{name}-p99")));
+        writeln!(out, "| {what} | {} | {} |", fmt_ms(median), fmt_ms(p99)).unwrap();
+    }
+
     let mut targets = Targets::default();
     let vs = |ours: &str, theirs: &str| ratio(rate(ours), rate(theirs));
     targets.at_least(
@@ -600,6 +651,27 @@ fn browser(results: &Results, run: &str) -> String {
         vs("main/toonstore-putMany", "main/idb-keyval-setMany"),
         5.0,
     );
-    writeln!(out, "\n{}", targets.table()).unwrap();
-    out.trim_end().to_owned()
+    // Several tabs (issue 12): latencies, so a ratio is theirs over ours.
+    let faster = |ours: &str, theirs: &str| ratio(ms(theirs), ms(ours));
+    targets.at_least("cached get vs idb-keyval get", faster("cached-get", "idb-get"), 50.0);
+    targets.at_least(
+        "1,000 puts at once vs idb-keyval setMany",
+        faster("puts-1000", "idb-setMany-1000"),
+        5.0,
+    );
+    targets.at_least(
+        "awaited put vs the previous package (no slower; 5% noise)",
+        faster("put-awaited", "put-awaited-previous"),
+        0.95,
+    );
+    targets.add(
+        "follower get / leading tab's get",
+        ratio(ms("follower-get"), ms("leader-get")),
+        2.0,
+        false,
+        "x",
+    );
+    targets.add("failover, median", ms("failover"), 500.0, false, " ms");
+    targets.add("watch, median", ms("watch"), 5.0, false, " ms");
+    writeln!(out, "\n{}\n", targets.table()).unwrap();
 }
