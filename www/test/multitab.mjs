@@ -468,13 +468,16 @@ export default {
       s.get('k').then(() => { settled = true; });
       for (let i = 0; i < 10; i++) await Promise.resolve();
       const hit = settled;
+      // One frozen object per key, until it changes.
+      const same = (await s.get('k')) === first;
+      const frozen = Object.isFrozen(first);
       // This tab's own write: the next get sees it, even unawaited.
       const write = s.put('k', { v: 2 });
       const own = await s.get('k');
       await write;
-      return { first, hit, own };
+      return { first, hit, same, frozen, own };
     });
-    assert.deepEqual(out, { first: { v: 1 }, hit: true, own: { v: 2 } });
+    assert.deepEqual(out, { first: { v: 1 }, hit: true, same: true, frozen: true, own: { v: 2 } });
     // Another tab's write reaches the cache with its change event.
     await cached.evaluate(() => {
       window.heard = (async () => {
