@@ -13,6 +13,13 @@ import {
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** How long a closing leader waits for its worker to hand over (ms). */
 const RESIGN_WAIT_MS = 10_000;
+/** After a leader went without a word, how long calls it may have taken are waited for
+ * ('taken' and the next leader's announcement travel different channels), before the
+ * ones still not taken go to the next leader (ms). */
+const TAKEN_GRACE_MS = 100;
+/** How long before its deadline a call must reach the leader to be taken (ms; at most a
+ * quarter of the timeout): the time its 'taken' has to come back. */
+const DEADLINE_MARGIN_MS = 250;
 
 const randomId = () => (globalThis.crypto?.randomUUID?.() ??
   `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
@@ -22,6 +29,13 @@ const randomId = () => (globalThis.crypto?.randomUUID?.() ??
  *   resolve: (value: any) => void, reject: (error: any) => void,
  *   state: 'queued' | 'sent' | 'taken', local: boolean, epoch: number, deadline: number}} Call
  */
+
+/** The error of a call a leader took and never answered. */
+const lostError = (call) => ({
+  code: 'LeaderLost',
+  message: `the tab that led the store took ${call.op} (call ${call.id}) and went without answering: it may or may not have taken effect`,
+  call: call.id,
+});
 
 export class Client {
   /**
@@ -51,6 +65,13 @@ export class Client {
     this.lastVersion = -1;
     /** @type {ToonStoreError | null} once set, every call fails with it */
     this.gone = null;
+    /** close() has begun: later calls fail with Closed. */
+    this.closing = false;
+    /** The page is hidden (pagehide, maybe in the back/forward cache): it leads nothing
+     * until shown again. */
+    this.hidden = false;
+    /** Resends held back until late 'taken' messages of a vanished leader had time to come. */
+    this.graceTimer = null;
     /** @type {Set<{push: (event: object) => void, end: () => void}>} */
     this.watchers = new Set();
     this.cache = cacheBytes ? new ReadCache(cacheBytes) : null;
@@ -99,6 +120,19 @@ export class Client {
       this.changesChannel?.close();
       this.changesChannel = null;
     }
+  }
+
+  /** The store is this page's alone (in memory, or exclusive): no channels to other tabs. */
+  alone() {
+    this.mode = 'exclusive';
+    this.bus?.close();
+    this.callsChannel?.close();
+    this.replies?.close();
+    this.changesChannel?.close();
+    this.bus = null;
+    this.callsChannel = null;
+    this.replies = null;
+    this.changesChannel = null;
   }
 
   /** This page's port to the broker, or false where SharedWorker is missing. */
@@ -187,6 +221,7 @@ export class Client {
   /** Sends `op` to the leader; settles with its answer. */
   call(op, args, transfer = []) {
     if (this.gone) return Promise.reject(this.gone);
+    if (this.closing && op !== 'sync') return Promise.reject(new ToonStoreError('Closed', 'the store is closing'));
     if (this.readOnly && WRITES.has(op)) {
       return Promise.reject(new ToonStoreError('ReadOnly', 'the store was opened with readOnly'));
     }
@@ -213,7 +248,7 @@ export class Client {
   /** Sends what waits in the outbox, as one message, if a leader is known. */
   flush() {
     this.flushing = false;
-    if (!this.leader || this.outbox.length === 0) {
+    if (!this.leader || this.outbox.length === 0 || this.graceTimer) {
       this.armTimer();
       return;
     }
@@ -227,7 +262,8 @@ export class Client {
     if (local) {
       this.worker.postMessage({ t: 'calls', calls: wire }, calls.flatMap((call) => call.transfer));
     } else {
-      (this.direct ?? this.callsChannel).postMessage({ t: 'calls', client: this.id, epoch, calls: wire });
+      const margin = Math.min(DEADLINE_MARGIN_MS, this.timeout / 4);
+      (this.direct ?? this.callsChannel).postMessage({ t: 'calls', client: this.id, epoch, margin, calls: wire });
     }
     this.armTimer();
   }
@@ -302,6 +338,7 @@ export class Client {
   fromWorker(data) {
     switch (data.t) {
       case 'leader':
+        if (data.alone) this.alone();
         this.follow(data.epoch, true, data.info);
         break;
       case 'results':
@@ -310,17 +347,59 @@ export class Client {
       case 'changes':
         this.changes(data);
         break;
-      case 'failed':
-        // This tab's worker could not open the store (as leader): say why, to the open or
-        // to every call from now on.
-        if (this.opening) this.openFailed(new ToonStoreError(data.error.code, data.error.message, data.error));
-        else this.fail(new ToonStoreError(data.error.code, data.error.message, data.error));
+      case 'bounced': {
+        // Sent to this tab's worker as it stopped leading: never run; they wait for a leader.
+        if (this.leader?.local) this.leader = null;
+        for (const id of data.ids) {
+          const call = this.calls.get(id);
+          if (call?.local) Object.assign(call, { state: 'queued', local: false });
+          if (call) this.outbox.push(call);
+        }
+        this.outbox.sort((a, b) => a.id - b.id);
+        this.flush();
+        if (!this.hidden) this.show(); // its worker queues for the lock (once)
         break;
+      }
+      case 'locked':
+        // This tab's worker holds the lock: the tab that led is gone, whether or not it said so.
+        if (this.leader && !this.leader.local) this.leader = null;
+        break;
+      case 'failed': {
+        // This tab's worker could not open the store as leader: the open fails with why; an
+        // open store gives why to the calls that wait for a leader (none took them: the old
+        // leader was gone when this worker got the lock), LeaderLost to those it took, and
+        // its worker tries again later (the lock went to the next tab).
+        const error = new ToonStoreError(data.error.code, data.error.message, data.error);
+        if (this.opening) {
+          this.openFailed(error);
+          break;
+        }
+        if (this.leader) break;
+        for (const call of [...this.calls.values()]) {
+          if (call.local) continue;
+          if (call.state === 'taken') this.settle(call, { error: lostError(call) });
+          else this.settle(call, { error: data.error });
+        }
+        this.outbox = [];
+        break;
+      }
       case 'fatal':
         this.fail(new ToonStoreError('WorkerGone', data.error.message));
         break;
       case 'resigned':
-        this.resignedWith?.(data.error);
+        if (this.resignedWith) {
+          this.resignedWith(data);
+        } else if (!data.leading && this.leader?.local !== false) {
+          // A close that timed out finished after all: this tab goes on without it (shared:
+          // its worker queues for the lock again; alone: the store is closed).
+          this.leader = null;
+          this.resigned = true;
+          if (this.mode !== 'shared') {
+            this.teardown(new ToonStoreError('Closed', 'the store is closed'));
+          } else if (!this.hidden) {
+            this.show();
+          }
+        }
         break;
       default:
     }
@@ -334,8 +413,14 @@ export class Client {
         }
         break;
       case 'resign':
-        if (this.leader?.epoch === data.epoch) {
-          this.leader = null;
+        if (data.epoch === this.lastEpoch) {
+          // Every call of this page it took is answered; those it took but whose 'taken'
+          // is still on its way are known from the highest id it names.
+          const highest = data.taken?.[this.id] ?? 0;
+          for (const call of this.calls.values()) {
+            if (call.state === 'sent' && call.epoch === data.epoch && call.id <= highest) call.state = 'taken';
+          }
+          if (this.leader?.epoch === data.epoch) this.leader = null;
           this.resigned = true;
         }
         break;
@@ -361,46 +446,61 @@ export class Client {
 
   /** A leader (this tab's worker, or another tab's) answers from now on. */
   follow(epoch, local, info) {
-    if (this.lastEpoch >= 0 && epoch !== this.lastEpoch && !this.resigned) {
-      // The last leader went without saying so: changes it committed but never announced
-      // may exist. Watchers hear that they may have missed some.
+    // The last leader went without saying so (or one came and went unheard of): changes it
+    // committed but never announced may exist, and the next leader may give their versions
+    // again. Watchers hear that they may have missed some, and versions start over.
+    const vanished = this.lastEpoch >= 0 && epoch !== this.lastEpoch &&
+      (!this.resigned || epoch > this.lastEpoch + 1);
+    if (vanished) {
       for (const watcher of this.watchers) watcher.push({ type: 'missed', version: info.version });
+      this.lastVersion = -1;
     }
     this.leader = { epoch, local };
     this.connectDirect(epoch, local);
     this.lastEpoch = epoch;
     this.resigned = false;
     this.cache?.clear();
-    const resend = [];
-    for (const call of this.calls.values()) {
-      if (call.state === 'sent' && call.epoch < epoch) {
-        call.state = 'queued';
-        resend.push(call);
-      } else if (call.state === 'taken' && !call.local && call.epoch < epoch) {
-        this.settle(call, {
-          error: {
-            code: 'LeaderLost',
-            message: `the tab that led the store took ${call.op} (call ${call.id}) and went without answering: it may or may not have taken effect`,
-            call: call.id,
-          },
-        });
-      }
+    if (vanished && [...this.calls.values()].some((call) => call.state === 'sent' && call.epoch < epoch)) {
+      // A call's 'taken' may still be on its way from the vanished leader: wait a little
+      // before taking silence for 'never taken'.
+      clearTimeout(this.graceTimer);
+      this.graceTimer = setTimeout(() => {
+        this.graceTimer = null;
+        if (this.leader?.epoch === epoch) this.takeOver(epoch);
+      }, TAKEN_GRACE_MS);
+    } else {
+      clearTimeout(this.graceTimer);
+      this.graceTimer = null;
+      this.takeOver(epoch);
     }
-    // Calls leave in the order they were made.
-    this.outbox = [...resend, ...this.outbox].sort((a, b) => a.id - b.id);
-    this.flush();
     if (!this.opening) return;
     if (local || !this.opening.options) {
       this.opened(info);
       return;
     }
     // Another tab's engine opened the files: it checks this tab's options as an open here
-    // would have.
+    // would have (again at the next leader if this one went first).
     const { options } = this.opening;
     this.call('checkOptions', { options }).then(
       () => this.opened(info),
-      (e) => this.openFailed(e),
+      (e) => { if (e?.code !== 'LeaderLost') this.openFailed(e); },
     );
+  }
+
+  /** Calls of earlier leaders: resent if none took them, LeaderLost if one took them and
+   * went without an answer. Then whatever waits goes to the leader of `epoch`, in call order. */
+  takeOver(epoch) {
+    const resend = [];
+    for (const call of this.calls.values()) {
+      if (call.state === 'sent' && call.epoch < epoch) {
+        call.state = 'queued';
+        resend.push(call);
+      } else if (call.state === 'taken' && !call.local && call.epoch < epoch) {
+        this.settle(call, { error: lostError(call) });
+      }
+    }
+    this.outbox = [...resend, ...this.outbox].sort((a, b) => a.id - b.id);
+    this.flush();
   }
 
   /** Change events from the leader, in commit order: to the read cache and the watchers. */
@@ -418,19 +518,26 @@ export class Client {
    * @param {{prefix?: string, signal?: AbortSignal}} [options] */
   watch({ prefix = '', signal } = {}) {
     const events = [];
-    let wake = null;
+    /** @type {Array<(value?: any) => void>} */
+    let waiters = [];
     let ended = false;
+    const wake = () => {
+      const woken = waiters;
+      waiters = [];
+      for (const resolve of woken) resolve();
+    };
     const watcher = {
       push: (event) => {
         if (event.type !== 'missed' && !event.key.startsWith(prefix)) return;
         events.push(event);
-        wake?.();
+        wake();
       },
       end: () => {
         ended = true;
         this.watchers.delete(watcher);
+        signal?.removeEventListener('abort', watcher.end);
         if (this.watchers.size === 0 && !this.cache) this.listenToChanges(false);
-        wake?.();
+        wake();
       },
     };
     if (this.gone) {
@@ -440,12 +547,11 @@ export class Client {
       this.listenToChanges(true);
     }
     if (signal?.aborted) watcher.end();
-    signal?.addEventListener('abort', watcher.end, { once: true });
+    else signal?.addEventListener('abort', watcher.end, { once: true });
     return {
       [Symbol.asyncIterator]() { return this; },
       async next() {
-        while (events.length === 0 && !ended) await new Promise((resolve) => { wake = resolve; });
-        wake = null;
+        while (events.length === 0 && !ended) await new Promise((resolve) => { waiters.push(resolve); });
         if (events.length) return { value: events.shift(), done: false };
         return { value: undefined, done: true };
       },
@@ -458,14 +564,18 @@ export class Client {
 
   /** This page is going away (pagehide): a leading worker hands over at once. */
   hide() {
+    this.hidden = true;
     if (this.leader?.local && this.mode === 'shared') {
       this.worker.postMessage({ t: 'resign' });
       this.leader = null;
+      this.resigned = true; // by this page's own word: no changes go unannounced
     }
   }
 
-  /** Back from the back/forward cache: wait for the lock again, ask who leads. */
+  /** Back from the back/forward cache (or back from leading): wait for the lock again (a
+   * worker that already waits or leads ignores it), ask who leads. */
   show() {
+    this.hidden = false;
     if (this.gone || this.mode !== 'shared') return;
     this.worker.postMessage({ t: 'rejoin' });
     this.bus?.postMessage({ t: 'hello' });
@@ -476,6 +586,16 @@ export class Client {
    * stays open here. */
   async close() {
     if (this.gone) return;
+    if (this.closing) throw new ToonStoreError('InvalidArgument', 'close() is already under way');
+    this.closing = true;
+    try {
+      await this.closeNow();
+    } finally {
+      this.closing = false;
+    }
+  }
+
+  async closeNow() {
     if (!this.leader?.local) {
       // A follower: its writes made durable by the leader; nothing else to hand over.
       await this.call('sync', {});
@@ -487,20 +607,29 @@ export class Client {
     // The leader: calls made before close go first (the worker answers all it has before it
     // resigns), then the engine closes (synced, with its index snapshot) and the lock passes.
     this.flush();
-    const error = await new Promise((resolve) => {
+    const epoch = this.leader?.epoch ?? this.lastEpoch;
+    const answer = await new Promise((resolve) => {
       this.resignedWith = resolve;
       this.leader = null;
+      this.resigned = true;
       this.worker.postMessage({ t: 'resign' });
-      setTimeout(() => resolve(undefined), RESIGN_WAIT_MS);
+      setTimeout(() => resolve({ timedOut: true }), RESIGN_WAIT_MS);
     });
     this.resignedWith = null;
-    if (error) {
+    if (answer.timedOut) {
+      // The worker did not answer (stopped, or stuck in a long call): the store may still
+      // be open there, its last writes not synced. Not closed: say so.
+      this.leader = { epoch, local: true };
+      throw new ToonStoreError('Timeout', `the store did not close in ${RESIGN_WAIT_MS} ms`);
+    }
+    if (answer.error && answer.leading) {
       // Still the leader, the store still open here (at the quota: make room, close again).
-      this.bus?.postMessage({ t: 'hello' });
-      if (this.mode !== 'shared') this.leader = { epoch: this.lastEpoch, local: true };
-      throw new ToonStoreError(error.code, error.message, error);
+      this.leader = { epoch, local: true };
+      this.resigned = false;
+      throw new ToonStoreError(answer.error.code, answer.error.message, answer.error);
     }
     this.teardown(new ToonStoreError('Closed', 'the store is closed'));
+    if (answer.error) throw new ToonStoreError(answer.error.code, answer.error.message, answer.error);
   }
 
   /** The worker is gone: every pending and later call fails with `error`. */
@@ -512,6 +641,7 @@ export class Client {
   teardown(error) {
     this.gone ??= error;
     clearTimeout(this.timer);
+    clearTimeout(this.graceTimer);
     for (const call of this.calls.values()) call.reject(this.gone);
     this.calls.clear();
     this.outbox = [];

@@ -136,7 +136,10 @@ class Store {
 
   /** Makes this tab's writes durable and lets the store go here (a leading tab hands it to
    * the next). At the quota it may fail: the store then stays open. */
-  close() { return this.client.close(); }
+  async close() {
+    await this.client.close();
+    pages.delete(this.client);
+  }
 }
 
 /** The origin's StorageManager, or StorageUnavailable. */
@@ -183,7 +186,8 @@ export async function open(name, options = {}) {
     throw new ToonStoreError('InvalidOption', `cache.bytes must be a whole number of bytes above 0, not ${JSON.stringify(cacheBytes)}`);
   }
   const client = new Client(name, {
-    mode: files ? 'exclusive' : multiTab,
+    // A store in memory is this tab's alone, and one made from files starts alone.
+    mode: files || engineOptions.memory ? 'exclusive' : multiTab,
     timeout,
     readOnly: Boolean(engineOptions.readOnly),
     durable: engineOptions.durability === 'immediate',

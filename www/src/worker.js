@@ -18,6 +18,12 @@ let since = 0;
 let leading = false;
 let resigning = false;
 let releaseLock = null;
+/** Whether this worker has asked for the lock (waiting or holding), and whether its page
+ * asked for it again while it was handing over. */
+let lockAsked = false;
+let rejoinAfterResign = false;
+/** After a failed open as leader, the next try waits this long (ms), doubling. */
+let retryDelay = 0;
 /** Shared mode only: the bus (announcements, hello), change events, the followers' calls. */
 let bus = null;
 let changesChannel = null;
@@ -29,7 +35,6 @@ const followerPorts = new Set();
 const MAX_FOLLOWER_PORTS = 256;
 
 let queue = Promise.resolve();
-let waiting = 0;
 
 self.onmessage = ({ data }) => {
   switch (data.t) {
@@ -37,13 +42,20 @@ self.onmessage = ({ data }) => {
       start(data);
       break;
     case 'calls':
-      enqueue(data.calls, (results) => self.postMessage({ t: 'results', results }, transfers(results)));
+      // Its page thought this worker led; if it no longer does (it handed over, or is doing
+      // so), the calls go back untouched, for the page to send to whoever leads.
+      if (!leading || resigning) self.postMessage({ t: 'bounced', ids: data.calls.map(({ id }) => id) });
+      else enqueue(data.calls, (results) => self.postMessage({ t: 'results', results }, transfers(results)));
       break;
     case 'resign':
-      resign().then((error) => self.postMessage({ t: 'resigned', error }));
+      resign().then(
+        (error) => self.postMessage({ t: 'resigned', error, leading }),
+        (e) => self.postMessage({ t: 'resigned', error: encodeError(e), leading }),
+      );
       break;
     case 'rejoin':
-      if (config && !leading) waitForLock();
+      if (resigning) rejoinAfterResign = true;
+      else if (config && !leading) waitForLock();
       break;
     case 'connect':
       connect(data);
@@ -65,7 +77,8 @@ async function start(message) {
       const stats = memory ? await core.openHeld(message) : await core.open(message);
       since = core.current().nextSequence();
       leading = true;
-      self.postMessage({ t: 'leader', epoch: 0, info: info(stats) });
+      // Alone: the page leaves the tabs' channels (a store in memory is this tab's only).
+      self.postMessage({ t: 'leader', epoch: 0, alone: true, info: info(stats) });
       return;
     }
     if (!opfsAvailable()) {
@@ -78,16 +91,29 @@ async function start(message) {
   }
 }
 
-/** Queues for the store's lock; leads from when it comes until resign. */
+/** Queues for the store's lock (once: a request already made stands); leads from when it
+ * comes until resign. A failed open gives the lock to the next tab and asks again later. */
 function waitForLock() {
+  if (lockAsked) return;
+  lockAsked = true;
   navigator.locks.request(lockName(config.name), async () => {
+    // The lock is this worker's: whoever led before is gone (its page hears it at once).
+    self.postMessage({ t: 'locked' });
     try {
       await lead();
     } catch (e) {
-      // Could not open: the page hears why, and the lock goes to the next tab to try.
+      // Could not open (damaged files, the quota, handles another context keeps): the page
+      // hears why, the lock goes to the next tab, and this one tries again after a while.
       self.postMessage({ t: 'failed', error: encodeError(e) });
+      retryDelay = Math.min(Math.max(2 * retryDelay, 250), 30_000);
+      setTimeout(() => {
+        if (config && !leading && !lockAsked) waitForLock();
+      }, retryDelay);
+      lockAsked = false;
       return undefined;
     }
+    retryDelay = 0;
+    // Held until resign() calls releaseLock (which also clears lockAsked).
     return new Promise((release) => { releaseLock = release; });
   });
 }
@@ -132,14 +158,41 @@ function connect({ epoch: theirs, port }) {
   }
 }
 
-function fromFollower({ t, client, epoch: theirs, calls }, port = null) {
+function fromFollower({ t, client, epoch: theirs, calls, margin = DEADLINE_MARGIN_MS }, port = null) {
   // Calls meant for an earlier leader come again, addressed to this one, once their sender
   // hears of it: taking them now too would run them twice.
   if (t !== 'calls' || theirs !== epoch || resigning || !leading) return;
+  if (config.options?.readOnly && calls.some(({ op }) => WRITES.has(op))) {
+    // This tab opened the files read-only, and a tab that writes needs them: it hands over
+    // without taking these calls (their sender resends them to the next leader) and queues
+    // for the lock again.
+    resign().then(() => waitForLock(), () => {});
+    return;
+  }
   const reply = port ?? replyChannel(client);
-  reply.postMessage({ t: 'taken', epoch, ids: calls.map((call) => call.id) });
-  enqueue(calls, (results) => reply.postMessage({ t: 'results', epoch, results }));
+  // Only calls with time left: one taken past its deadline could run after its sender said
+  // it never would (the margin, which the sender sets from its timeout, covers the 'taken'
+  // message's way back).
+  const now = Date.now();
+  const live = calls.filter(({ deadline }) => deadline === undefined || now <= deadline - margin);
+  const late = calls.filter((call) => !live.includes(call));
+  if (live.length) {
+    taken[client] = Math.max(taken[client] ?? 0, ...live.map(({ id }) => id));
+    reply.postMessage({ t: 'taken', epoch, ids: live.map(({ id }) => id) });
+  }
+  if (late.length) reply.postMessage({ t: 'results', epoch, results: late.map(({ id, op }) => notRun(id, op)) });
+  if (live.length) enqueue(live, (results) => reply.postMessage({ t: 'results', epoch, results }));
 }
+
+/** How long before its deadline a follower's call must arrive to be taken (ms), unless the
+ * follower says less (a quarter of a short timeout). */
+const DEADLINE_MARGIN_MS = 250;
+
+/** The highest call id taken from each client, for the resign message: a follower that
+ * hears it knows which of its calls ran even if a 'taken' is still on its way. */
+let taken = {};
+
+const notRun = (id, op) => ({ id, error: { code: 'Timeout', message: `${op} was not run: it waited past its timeout`, taken: false } });
 
 function replyChannel(client) {
   let channel = replies.get(client);
@@ -148,9 +201,8 @@ function replyChannel(client) {
   } else {
     channel = new BroadcastChannel(replyName(config.name, client));
     if (replies.size >= MAX_REPLY_CHANNELS) {
-      const [oldest, stale] = replies.entries().next().value;
-      stale.close();
-      replies.delete(oldest);
+      // Forgotten, not closed: answers still queued for it may use it.
+      replies.delete(replies.keys().next().value);
     }
   }
   replies.set(client, channel); // most recently used last
@@ -158,21 +210,22 @@ function replyChannel(client) {
 }
 
 /** Runs `calls` after every call queued before them; `reply` gets their results, in order.
- * Buffered writes go to OPFS in the same task as the reply whenever nothing else waits, so a
- * write answered is in the file before the worker does anything else (durable only at sync
- * or close: a crash of the browser or the machine may still lose it, a closed or reloaded
- * tab does not). */
+ * The writes answered go to OPFS right after the reply is posted, in the same task, before
+ * the next message is taken: a leader that closes or reloads keeps them (its resign comes
+ * after), and no call waits for the write. Durable only at sync or close: a crash may still
+ * lose what was not synced. */
 function enqueue(calls, reply) {
-  waiting++;
   queue = queue.then(async () => {
     const results = [];
     const changes = [];
     let fatal = null;
+    let wrote = false;
     for (let i = 0; i < calls.length; i++) {
       if (fatal) {
         results.push({ id: calls[i].id, error: { code: 'WorkerGone', message: fatal } });
         continue;
       }
+      if (WRITES.has(calls[i].op)) wrote = true;
       const puts = putsFrom(calls, i);
       if (puts > 1 && commitTogether(calls.slice(i, i + puts), results, changes)) {
         i += puts - 1;
@@ -184,27 +237,30 @@ function enqueue(calls, reply) {
       if (result.fatal) fatal = result.error.message;
       results.push(result);
     }
+    // Change events first: a tab told of a write by its writer (after the answer) has heard
+    // of the change by then, as far as the browser keeps the order of posts.
+    if (changes.length) {
+      const message = { t: 'changes', epoch, changes };
+      if (changesChannel) changesChannel.postMessage(message);
+      else self.postMessage(message);
+    }
     reply(results);
-    // Right after the answer has left, before the next message is taken (so before a
-    // pagehide's resign): the writes answered go to the OPFS file. Only when nothing else
-    // waits, so a busy leader writes in large pieces; after the reply, so no call waits for it.
-    if (--waiting === 0 && core?.current() && !fatal) {
+    if (wrote && core?.current() && !fatal) {
       try {
         core.current().flush();
       } catch {
         // The next call reports the store's state (full, poisoned).
       }
     }
-    if (changes.length) {
-      const message = { t: 'changes', epoch, changes };
-      if (changesChannel) changesChannel.postMessage(message);
-      else self.postMessage(message);
-    }
     if (fatal) {
       // A trap leaves the engine's memory undefined: this worker ends, and with it the lock.
       self.postMessage({ t: 'fatal', error: { code: 'WorkerGone', message: fatal } });
       self.close();
     }
+  }).catch((e) => {
+    // Never a wedged queue: whatever broke here (a channel closed under a reply) is said,
+    // and the next message runs.
+    self.postMessage({ t: 'fatal', error: { code: 'WorkerGone', message: `the worker failed: ${e?.message ?? e}` } });
   });
 }
 
@@ -249,9 +305,7 @@ function commitTogether(puts, results, changes) {
 const ROOM_MAKERS = new Set(['delete', 'batch', 'compact', 'sync']);
 
 async function run({ id, op, args = {}, durable, deadline }, changes) {
-  if (deadline !== undefined && Date.now() > deadline) {
-    return { id, error: { code: 'Timeout', message: `${op} was not run: it waited past its timeout`, taken: false } };
-  }
+  if (deadline !== undefined && Date.now() > deadline) return notRun(id, op);
   const store = core?.current();
   try {
     const operation = core?.operations[op];
@@ -291,34 +345,44 @@ async function run({ id, op, args = {}, durable, deadline }, changes) {
 }
 
 /** Stops leading once every call taken is answered: closes the store (flushed, synced, with
- * its index snapshot) and lets the lock go to the next tab. At the quota the close may fail:
- * then this worker keeps leading and says why. */
+ * its index snapshot) and lets the lock go to the next tab. At the quota the close may fail
+ * with the store still open: then this worker keeps leading and says why. Any other failure
+ * leaves no store: it hands over all the same, and says why. */
 async function resign() {
-  if (!leading) return undefined;
+  if (!leading || resigning) return undefined;
   resigning = true;
   await queue;
+  let error;
   try {
     await closeStore();
   } catch (e) {
-    resigning = false;
-    return encodeError(e);
+    error = encodeError(e);
+    if (core.current()) {
+      resigning = false;
+      return error;
+    }
   }
   callsChannel?.close();
   callsChannel = null;
-  bus?.postMessage({ t: 'resign', epoch });
+  bus?.postMessage({ t: 'resign', epoch, taken });
   bus?.close();
   bus = null;
   changesChannel?.close();
   changesChannel = null;
-  for (const channel of replies.values()) channel.close();
   replies.clear();
   for (const port of followerPorts) port.close();
   followerPorts.clear();
+  taken = {};
   leading = false;
   resigning = false;
   releaseLock?.();
   releaseLock = null;
-  return undefined;
+  lockAsked = false;
+  if (rejoinAfterResign) {
+    rejoinAfterResign = false;
+    waitForLock();
+  }
+  return error;
 }
 
 async function closeStore() {
