@@ -55,10 +55,16 @@ async function openHandle(fileHandle) {
 /** Opens a sync access handle on every slot file of the store: `[name, handle]` pairs. */
 async function openSlots(dir) {
   const handles = [];
-  for await (const [name, handle] of dir.entries()) {
-    if (handle.kind !== 'file' || !name.startsWith(SLOT_PREFIX)) continue;
-    nextSlot = Math.max(nextSlot, Number(name.slice(SLOT_PREFIX.length)) + 1);
-    handles.push([name, await openHandle(handle)]);
+  try {
+    for await (const [name, handle] of dir.entries()) {
+      if (handle.kind !== 'file' || !name.startsWith(SLOT_PREFIX)) continue;
+      nextSlot = Math.max(nextSlot, Number(name.slice(SLOT_PREFIX.length)) + 1);
+      handles.push([name, await openHandle(handle)]);
+    }
+  } catch (e) {
+    // Those opened before the failure are let go, or the next leader would wait on them.
+    for (const [, handle] of handles) handle.close();
+    throw e;
   }
   return handles;
 }
