@@ -57,11 +57,16 @@ export async function measureTabs(context, origin, previousOrigin) {
     }, [name, DOCS, options]);
   }
 
+  // Leader and follower gets alternate, four rounds each, so drift in a shared machine's
+  // speed falls on both.
   const gets = (page) => run(page, (n) => window.chunks(n, 50, (i) => window.store.get(window.docs.key(window.order[i]))), DOCS);
-  step('leader-get');
-  samples['leader-get'] = await gets(leader);
-  step('follower-get');
-  samples['follower-get'] = await gets(follower);
+  samples['leader-get'] = [];
+  samples['follower-get'] = [];
+  for (let round = 0; round < 4; round++) {
+    step(`gets, round ${round}`);
+    samples['leader-get'].push(...await gets(leader));
+    samples['follower-get'].push(...await gets(follower));
+  }
   step('cached-get');
   samples['cached-get'] = await run(cached, async (n) => {
     for (let i = 0; i < n; i++) await window.store.get(window.docs.key(i)); // fills the cache
@@ -84,12 +89,15 @@ export async function measureTabs(context, origin, previousOrigin) {
     return samples;
   }, [DOCS, store]);
   step('put-awaited');
-  samples['put-awaited'] = await awaitedPuts(leader, `${name}-alone`);
-  if (previousOrigin) {
-    const previous = await benchPage(context, `${previousOrigin}/test/page.html`);
-    samples['put-awaited-previous'] = await awaitedPuts(previous, `${name}-previous`);
-    await previous.close();
+  const previous = previousOrigin ? await benchPage(context, `${previousOrigin}/test/page.html`) : null;
+  samples['put-awaited'] = [];
+  samples['put-awaited-previous'] = [];
+  for (let round = 0; round < 4; round++) {
+    samples['put-awaited'].push(...await awaitedPuts(leader, `${name}-alone-${round}`));
+    if (previous) samples['put-awaited-previous'].push(...await awaitedPuts(previous, `${name}-previous-${round}`));
   }
+  if (!previous) delete samples['put-awaited-previous'];
+  await previous?.close();
   samples['put-awaited-shared'] = await awaitedPuts(leader);
 
   // 1,000 puts issued in one task and awaited together, against idb-keyval's setMany of the

@@ -21,16 +21,17 @@
 // |                        | read cache          |   while it needs them: each costs every listener) |
 // | `toonstore:NAME:calls` | follower -> leader  | {t:'calls', client, epoch, deadline,              |
 // |                        |                     |   calls:[{id, op, args, durable}]}                |
-// | `toonstore:NAME:to:ID` | leader -> follower  | {t:'taken', epoch, ids} then                     |
-// |                        |                     | {t:'results', epoch, results}                    |
+// | `toonstore:NAME:to:ID` | leader -> follower  | {t:'taken', epoch, ids} (calls that write) then  |
+// | (or the follower's own |                     | {t:'results', epoch, results}                    |
+// | port, from broker.js)  |                     |                                                  |
 //
 // A result is {id, ok, version} or {id, error: {code, message, ...}}; `version` is the
 // store's next sequence number when the call ran (a read saw every change below it; a write's
 // change has the number just below). Calls from one page arrive in order and are answered in
 // order. The leader takes calls only of its own epoch, and says so ('taken') before running
-// them: a follower resends to the next leader the calls nobody took, and fails with
-// LeaderLost those a leader took but never answered. A call past its deadline is answered
-// Timeout without running.
+// any that writes: a follower resends to the next leader the calls nobody took (and reads,
+// which change nothing), and fails with LeaderLost the writes a leader took but never
+// answered. A call that arrives too close to its deadline is answered Timeout without running.
 
 /** The Web Lock whose holder leads the store `name`. */
 export const lockName = (name) => `toonstore:${name}`;

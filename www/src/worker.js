@@ -176,7 +176,9 @@ function fromFollower({ t, client, epoch: theirs, calls, margin = DEADLINE_MARGI
   const now = Date.now();
   const live = calls.filter(({ deadline }) => deadline === undefined || now <= deadline - margin);
   const late = calls.filter((call) => !live.includes(call));
-  if (live.length) {
+  // 'taken' only for writes: a read that runs twice (resent after this leader went) changes
+  // nothing, and a message less halves a follower's get.
+  if (live.some(({ op }) => WRITES.has(op))) {
     taken[client] = Math.max(taken[client] ?? 0, ...live.map(({ id }) => id));
     reply.postMessage({ t: 'taken', epoch, ids: live.map(({ id }) => id) });
   }
@@ -237,14 +239,14 @@ function enqueue(calls, reply) {
       if (result.fatal) fatal = result.error.message;
       results.push(result);
     }
-    // Change events first: a tab told of a write by its writer (after the answer) has heard
-    // of the change by then, as far as the browser keeps the order of posts.
+    reply(results);
+    // Change events after the answer (posting to a channel costs every call it delays);
+    // commit order holds, as the worker posts them in order.
     if (changes.length) {
       const message = { t: 'changes', epoch, changes };
       if (changesChannel) changesChannel.postMessage(message);
       else self.postMessage(message);
     }
-    reply(results);
     if (wrote && core?.current() && !fatal) {
       try {
         core.current().flush();

@@ -541,9 +541,10 @@ fn browser(results: &Results, run: &str) -> String {
          idb-keyval 6.3.0 (one-by-one sets and gets on 2,000 keys).\n\n\
          Several tabs (`www/bench/tabs.mjs`): a leading tab, a follower and a tab with a read \
          cache on one store of 2,000 documents of 1 KB; medians and p99 of samples (fast calls \
-         timed in chunks of 50, cached gets of 1,000: a sample is a chunk's mean). The awaited \
-         put runs on a store of its own in one tab, against the package at {previous} served \
-         from a second origin in the same session. Watch: from the put's call in the leading \
+         timed in chunks of 50, cached gets of 1,000: a sample is a chunk's mean). Leader and \
+         follower gets alternate over four rounds. The awaited put runs on a store of its own \
+         in one tab, alternating over four rounds with the package at {previous} served from a \
+         second origin in the same session. Watch: from the put's call in the leading \
          tab (an upper bound of its commit) to the event in the follower, 200 puts 5 ms apart. \
          Failover: the leading tab closed while the follower calls `get` back to back; a \
          sample is the longest gap between two answers (10 trials).\n"
@@ -599,7 +600,15 @@ fn browser_tables(results: &Results, page: &str, tabs: &str, out: &mut String) {
     }
 
     let ms = |name: &str| get(results, tabs, name).map(|m| m.median_ns / 1e6);
-    let fmt_ms = |v: Option<f64>| v.map_or_else(|| "not run".to_owned(), |v| format!("{v:.3} ms"));
+    let fmt_ms = |v: Option<f64>| {
+        v.map_or_else(
+            || "not run".to_owned(),
+            |v| match v < 0.01 {
+                true => format!("{:.2} us", v * 1e3),
+                false => format!("{v:.3} ms"),
+            },
+        )
+    };
     writeln!(out, "\n| several tabs | median | p99 |\n|---|---:|---:|").unwrap();
     let figures = [
         ("awaited get, leading tab", "leader-get"),
