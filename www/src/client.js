@@ -86,6 +86,8 @@ export class Client {
     this.direct = null;
     /** @type {{port: MessagePort, epoch: number, ready: boolean} | null} */
     this.directPending = null;
+    /** @type {MessagePort[]} ports to earlier leaders, kept until their calls are settled */
+    this.previousPorts = [];
     this.timer = null;
     this.timerAt = Infinity;
     /** @type {((value: any) => void) | null} */
@@ -152,8 +154,9 @@ export class Client {
   /** A new leader: the old direct port is dead; a leading page registers with the broker,
    * a follower asks it for a port to the leader. */
   connectDirect(epoch, local) {
-    this.direct?.close();
-    this.directPending?.port.close();
+    // The old ports stay open until takeOver: a 'taken' or an answer may still be on them.
+    if (this.direct) this.previousPorts.push(this.direct);
+    if (this.directPending) this.previousPorts.push(this.directPending.port);
     this.direct = null;
     this.directPending = null;
     if (this.mode !== 'shared') return;
@@ -375,12 +378,14 @@ export class Client {
           break;
         }
         if (this.leader) break;
+        // Calls never sent, and reads: a write sent to the leader that went may have run (its
+        // 'taken' late); the next leader settles those, or their timeout does.
         for (const call of [...this.calls.values()]) {
-          if (call.local) continue;
-          if (call.state === 'taken') this.settle(call, { error: lostError(call) });
-          else this.settle(call, { error: data.error });
+          if (!call.local && (call.state === 'queued' || (call.state === 'sent' && !WRITES.has(call.op)))) {
+            this.settle(call, { error: data.error });
+          }
         }
-        this.outbox = [];
+        this.outbox = this.outbox.filter((call) => this.calls.has(call.id));
         break;
       }
       case 'fatal':
@@ -460,9 +465,12 @@ export class Client {
     this.lastEpoch = epoch;
     this.resigned = false;
     this.cache?.clear();
-    if (vanished && [...this.calls.values()].some((call) => call.state === 'sent' && call.epoch < epoch)) {
-      // A call's 'taken' may still be on its way from the vanished leader: wait a little
-      // before taking silence for 'never taken'.
+    const unsettled = [...this.calls.values()].some((call) => !call.local &&
+      (call.state === 'sent' || call.state === 'taken') && call.epoch < epoch);
+    if (unsettled) {
+      // A 'taken' or an answer of the last leader may still be on its way (on another
+      // channel than the next leader's word): wait a little before taking silence for
+      // 'never taken' or 'never answered'.
       clearTimeout(this.graceTimer);
       this.graceTimer = setTimeout(() => {
         this.graceTimer = null;
@@ -490,6 +498,8 @@ export class Client {
   /** Calls of earlier leaders: resent if none took them, LeaderLost if one took them and
    * went without an answer. Then whatever waits goes to the leader of `epoch`, in call order. */
   takeOver(epoch) {
+    for (const port of this.previousPorts) port.close();
+    this.previousPorts = [];
     const resend = [];
     for (const call of this.calls.values()) {
       if (call.state === 'sent' && call.epoch < epoch) {
@@ -565,11 +575,15 @@ export class Client {
   /** This page is going away (pagehide): a leading worker hands over at once. */
   hide() {
     this.hidden = true;
-    if (this.leader?.local && this.mode === 'shared') {
-      this.worker.postMessage({ t: 'resign' });
+    if (this.mode !== 'shared' || this.gone) return;
+    if (this.leader?.local) {
       this.leader = null;
       this.resigned = true; // by this page's own word: no changes go unannounced
     }
+    // A leading worker hands over; a waiting one stops waiting (a hidden page may be
+    // frozen: holding the lock then would stall every tab).
+    this.worker.postMessage({ t: 'leave' });
+    this.direct?.postMessage({ t: 'bye' });
   }
 
   /** Back from the back/forward cache (or back from leading): wait for the lock again (a
@@ -596,6 +610,12 @@ export class Client {
   }
 
   async closeNow() {
+    if (this.hidden && !this.leader?.local) {
+      // Hidden (pagehide): this page's worker handed over (its close synced) or waits for
+      // nothing, and a page going away cannot wait on another tab's sync.
+      this.teardown(new ToonStoreError('Closed', 'the store is closed'));
+      return;
+    }
     if (!this.leader?.local) {
       // A follower: its writes made durable by the leader; nothing else to hand over.
       await this.call('sync', {});
@@ -622,11 +642,12 @@ export class Client {
       this.leader = { epoch, local: true };
       throw new ToonStoreError('Timeout', `the store did not close in ${RESIGN_WAIT_MS} ms`);
     }
-    if (answer.error && answer.leading) {
+    if (answer.leading) {
       // Still the leader, the store still open here (at the quota: make room, close again).
       this.leader = { epoch, local: true };
       this.resigned = false;
-      throw new ToonStoreError(answer.error.code, answer.error.message, answer.error);
+      const error = answer.error ?? { code: 'Io', message: 'the store is still open here' };
+      throw new ToonStoreError(error.code, error.message, error);
     }
     this.teardown(new ToonStoreError('Closed', 'the store is closed'));
     if (answer.error) throw new ToonStoreError(answer.error.code, answer.error.message, answer.error);
@@ -640,6 +661,9 @@ export class Client {
 
   teardown(error) {
     this.gone ??= error;
+    this.direct?.postMessage({ t: 'bye' });
+    for (const port of this.previousPorts) port.close();
+    this.cache?.clear();
     clearTimeout(this.timer);
     clearTimeout(this.graceTimer);
     for (const call of this.calls.values()) call.reject(this.gone);

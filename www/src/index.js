@@ -42,7 +42,7 @@ class Store {
   putText(key, text) { return this.call('putText', { key, text }); }
   get(key) {
     const { cache } = this.client;
-    if (!cache) return this.call('getJson', { key }).then(fromJson);
+    if (!cache || this.client.gone || this.client.closing) return this.call('getJson', { key }).then(fromJson);
     // With a read cache: a cached document settles without a message, and every get gives
     // the cache's frozen value (decoded once per change, see cache.js).
     const cached = cache.get(key);

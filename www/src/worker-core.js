@@ -72,9 +72,15 @@ async function openSlots(dir) {
 /** Creates `count` new, empty slot files and opens them: `[name, handle]` pairs. */
 export async function newSlots(dir, count) {
   const handles = [];
-  for (let i = 0; i < count; i++) {
-    const name = SLOT_PREFIX + String(nextSlot++).padStart(6, '0');
-    handles.push([name, await openHandle(await dir.getFileHandle(name, { create: true }))]);
+  try {
+    for (let i = 0; i < count; i++) {
+      const name = SLOT_PREFIX + String(nextSlot++).padStart(6, '0');
+      handles.push([name, await openHandle(await dir.getFileHandle(name, { create: true }))]);
+    }
+  } catch (e) {
+    // Those made before the failure are let go: a later leader would wait on them.
+    for (const [, handle] of handles) handle.close();
+    throw e;
   }
   return handles;
 }

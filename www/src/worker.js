@@ -32,7 +32,6 @@ let callsChannel = null;
 const replies = new Map();
 const MAX_REPLY_CHANNELS = 64;
 const followerPorts = new Set();
-const MAX_FOLLOWER_PORTS = 256;
 
 let queue = Promise.resolve();
 
@@ -54,8 +53,17 @@ self.onmessage = ({ data }) => {
       );
       break;
     case 'rejoin':
+      pageHidden = false;
       if (resigning) rejoinAfterResign = true;
       else if (config && !leading) waitForLock();
+      break;
+    case 'leave':
+      // The page is hidden: lead nothing until it is shown (a frozen page's worker holding
+      // the lock would stall every tab).
+      rejoinAfterResign = false;
+      pageHidden = true;
+      if (leading) resign().catch(() => {});
+      else lockRequest?.abort();
       break;
     case 'connect':
       connect(data);
@@ -96,7 +104,14 @@ async function start(message) {
 function waitForLock() {
   if (lockAsked) return;
   lockAsked = true;
-  navigator.locks.request(lockName(config.name), async () => {
+  lockRequest = new AbortController();
+  navigator.locks.request(lockName(config.name), { signal: lockRequest.signal }, async () => {
+    lockRequest = null;
+    if (pageHidden) {
+      // The page went hidden while this waited (the abort came too late): pass it on.
+      lockAsked = false;
+      return undefined;
+    }
     // The lock is this worker's: whoever led before is gone (its page hears it at once).
     self.postMessage({ t: 'locked' });
     try {
@@ -115,13 +130,28 @@ function waitForLock() {
     retryDelay = 0;
     // Held until resign() calls releaseLock (which also clears lockAsked).
     return new Promise((release) => { releaseLock = release; });
+  }).catch(() => {
+    // Aborted while waiting (the page was hidden): asked again when it is shown.
+    lockRequest = null;
+    lockAsked = false;
   });
 }
 
+/** The pending lock request's abort switch, while waiting; whether the page is hidden. */
+let lockRequest = null;
+let pageHidden = false;
+
 async function lead() {
   core ??= await import('./worker-core.js');
-  epoch = await core.nextEpoch(config.name);
   const stats = await core.openHeld(config);
+  try {
+    // Counted once the store is open: a failed takeover leaves no gap for followers to take
+    // for a vanished leader.
+    epoch = await core.nextEpoch(config.name);
+  } catch (e) {
+    await core.close().catch(() => {});
+    throw e;
+  }
   since = core.current().nextSequence();
   leading = true;
   bus = new BroadcastChannel(busName(config.name));
@@ -142,20 +172,24 @@ function announce() {
 }
 
 /** A follower's own port (from the broker, through this worker's page): its calls come and
- * their answers go there. Ports of followers that went are closed once there are too many. */
+ * their answers go there, until it says bye (a crashed tab's port stays until this leader
+ * hands over: closing one a live follower still uses would drop its calls). */
 function connect({ epoch: theirs, port }) {
   if (!leading || resigning || theirs !== epoch) {
     port.close();
     return;
   }
-  port.onmessage = ({ data }) => fromFollower(data, port);
+  port.onmessage = ({ data }) => {
+    if (data?.t === 'bye') {
+      // The follower's page went (pagehide) or closed its store.
+      port.close();
+      followerPorts.delete(port);
+    } else {
+      fromFollower(data, port);
+    }
+  };
   port.postMessage({ t: 'connected', epoch });
   followerPorts.add(port);
-  if (followerPorts.size > MAX_FOLLOWER_PORTS) {
-    const [oldest] = followerPorts;
-    oldest.close();
-    followerPorts.delete(oldest);
-  }
 }
 
 function fromFollower({ t, client, epoch: theirs, calls, margin = DEADLINE_MARGIN_MS }, port = null) {
@@ -350,8 +384,17 @@ async function run({ id, op, args = {}, durable, deadline }, changes) {
  * its index snapshot) and lets the lock go to the next tab. At the quota the close may fail
  * with the store still open: then this worker keeps leading and says why. Any other failure
  * leaves no store: it hands over all the same, and says why. */
-async function resign() {
-  if (!leading || resigning) return undefined;
+function resign() {
+  // A second resign (close again after a Timeout, or a close during a read-only hand-over)
+  // gets the first one's outcome, never an early "done".
+  resignation ??= resignOnce().finally(() => { resignation = null; });
+  return resignation;
+}
+
+let resignation = null;
+
+async function resignOnce() {
+  if (!leading) return undefined;
   resigning = true;
   await queue;
   let error;

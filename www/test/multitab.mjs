@@ -492,6 +492,73 @@ export default {
     await page.close();
   },
 
+  async 'a second close while the first hands over waits for it'(context) {
+    const page = await newPage(context);
+    await openIn(page, 'mt-close-twice');
+    const out = await inPage(page, async () => {
+      const s = window.store;
+      await s.put('k', { n: 1 });
+      const compacted = s.compact().then(() => 'ok', (e) => e.code);
+      await Promise.resolve(); // the compaction's message leaves
+      s.client.worker.postMessage({ t: 'resign' }); // as a first close would
+      await s.close();
+      return compacted;
+    });
+    assert.equal(out, 'ok');
+    await page.close();
+  },
+
+  async 'a cached get after close says Closed'(context) {
+    const page = await newPage(context);
+    await openIn(page, 'mt-cache-closed', { cache: { bytes: 1 << 20 } });
+    const code = await inPage(page, async () => {
+      await window.store.put('k', 1);
+      await window.store.get('k');
+      await window.store.close();
+      return window.store.get('k').then(() => 'answered', (e) => e.code);
+    });
+    assert.equal(code, 'Closed');
+    await page.close();
+  },
+
+  async 'a hidden follower does not take the lead; a hidden tab closes at once'(context) {
+    const leader = await newPage(context);
+    const follower = await newPage(context);
+    await openIn(leader, 'mt-hidden');
+    await openIn(follower, 'mt-hidden', { timeout: 1000 });
+    await inPage(follower, () => { window.store.client.hide(); });
+    await leader.close();
+    const out = await inPage(follower, async () => {
+      await new Promise((resolve) => { setTimeout(resolve, 500); });
+      const leads = window.store.client.leader?.local ?? false;
+      const started = Date.now();
+      await window.store.close();
+      return { leads, quick: Date.now() - started < 900 };
+    });
+    assert.deepEqual(out, { leads: false, quick: true });
+    await follower.close();
+  },
+
+  async 'a call in flight when another leader is announced is settled by its answer, not run again'(context) {
+    const leader = await newPage(context);
+    const follower = await newPage(context);
+    await openIn(leader, 'mt-overtaken');
+    await openIn(follower, 'mt-overtaken', { timeout: 1000 });
+    await inPage(follower, () => window.store.get('warm'));
+    const outcome = await inPage(follower, async () => {
+      const s = window.store;
+      const put = s.put('x', 1).then(() => 'ok', (e) => `${e.code} taken=${e.taken}`);
+      await Promise.resolve();
+      // A next leader's word that overtakes the current one's 'taken' and answer.
+      s.client.fromBus({ t: 'leader', epoch: s.client.leader.epoch + 1, client: 'ghost', info: { version: 0 } });
+      return put;
+    });
+    const stored = await inPage(leader, () => window.store.get('x'));
+    assert.ok(outcome === 'ok' || outcome.startsWith('LeaderLost'), outcome);
+    assert.equal(stored, 1);
+    for (const page of [leader, follower]) await page.close();
+  },
+
   async 'two tabs opening at the same instant share one leader'(context) {
     const pages = [await newPage(context), await newPage(context)];
     const both = await Promise.all(pages.map((page, i) => inPage(page, async (t, i) => {
