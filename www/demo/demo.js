@@ -25,25 +25,15 @@ function escape(text) {
   return text.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]);
 }
 
+const showError = (e) => { $('error').textContent = `${e.code ?? 'Error'}: ${e.message}`; };
+
 async function attempt(action) {
   $('error').textContent = '';
   try {
     await action();
     await refresh();
-
-// Another tab's change (or this one's): list again, once per burst of changes.
-let queued = false;
-for await (const change of store.watch()) {
-  if (change && !queued) {
-    queued = true;
-    setTimeout(() => {
-      queued = false;
-      refresh().catch((e) => { $('error').textContent = `${e.code ?? 'Error'}: ${e.message}`; });
-    }, 20);
-  }
-}
   } catch (e) {
-    $('error').textContent = `${e.code ?? 'Error'}: ${e.message}`;
+    showError(e);
   }
 }
 
@@ -75,7 +65,7 @@ for await (const change of store.watch()) {
     queued = true;
     setTimeout(() => {
       queued = false;
-      refresh().catch((e) => { $('error').textContent = `${e.code ?? 'Error'}: ${e.message}`; });
+      refresh().catch(showError);
     }, 20);
   }
 }
