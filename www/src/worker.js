@@ -161,14 +161,18 @@ async function lead() {
   changesChannel = new BroadcastChannel(changesName(config.name));
   callsChannel = new BroadcastChannel(callsName(config.name));
   callsChannel.onmessage = ({ data }) => fromFollower(data);
-  self.postMessage({ t: 'leader', epoch, info: info(stats) });
+  leaderInfo = info(stats);
+  self.postMessage({ t: 'leader', epoch, info: leaderInfo });
   announce();
 }
 
 const info = (stats) => ({ backend: stats.backend, version: since });
 
+/** What this leader tells every page about the store. */
+let leaderInfo = null;
+
 function announce() {
-  bus?.postMessage({ t: 'leader', epoch, client: config.client, info: { backend: 'opfs', version: since } });
+  bus?.postMessage({ t: 'leader', epoch, client: config.client, info: leaderInfo });
 }
 
 /** A follower's own port (from the broker, through this worker's page): its calls come and
@@ -314,6 +318,7 @@ function commitTogether(puts, results, changes) {
   const store = core?.current();
   if (!store || puts.some(({ deadline }) => deadline !== undefined && Date.now() > deadline)) return false;
   const before = store.nextSequence();
+  let failure = null;
   try {
     store.batch(puts.map(({ op, args }) => (op === 'putJson'
       ? { type: 'putJson', key: args.key, json: args.json }
@@ -327,12 +332,11 @@ function commitTogether(puts, results, changes) {
     }
     if (store.nextSequence() === before) return false;
     // Committed, but the sync a tab asked for failed: every put says so.
-    for (const { id } of puts) results.push({ id, error: encodeError(e) });
-    for (const key of new Set(puts.map(({ args }) => args.key))) changes.push({ key, type: 'put', version: before });
-    return true;
+    failure = encodeError(e);
   }
   const version = store.nextSequence();
-  for (const { id } of puts) results.push({ id, ok: undefined, version });
+  for (const { id } of puts) results.push(failure ? { id, error: failure } : { id, ok: undefined, version });
+  // One event per key, all with the batch's version.
   for (const key of new Set(puts.map(({ args }) => args.key))) changes.push({ key, type: 'put', version: before });
   return true;
 }
