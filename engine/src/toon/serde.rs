@@ -2,12 +2,13 @@
 //! between [`Value`] and `serde_json::Value`.
 //!
 //! Typed data goes through `serde_json::Value` (with `preserve_order`, so member order
-//! survives). Integers beyond `i64` that no `f64` holds exactly are refused rather than
+//! survives); JSON text is read straight into a [`Value`]. Integers beyond `i64` that no `f64` holds exactly are refused rather than
 //! rounded, the same policy as the decoder's.
 
 use std::fmt;
 
-use serde::de::DeserializeOwned;
+use compact_str::CompactString;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Serialize, Serializer};
 
 use super::{DecodeError, Map, Number, Value, decode, encode};
@@ -143,10 +144,113 @@ impl Serialize for Number {
     }
 }
 
+/// Reads any self-describing data (JSON text, above all) straight into a [`Value`]: no
+/// `serde_json::Value` in between, whose ordered map hashes every key with SipHash. Members
+/// keep their first place when a key repeats and take the last value, as `JSON.parse` does.
 impl<'de> serde::Deserialize<'de> for Value {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
-        let json = serde_json::Value::deserialize(deserializer)?;
-        Value::try_from(json).map_err(serde::de::Error::custom)
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, inner: D) -> Result<Value, D::Error> {
+        inner.deserialize_any(self)
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Number(Number::from(i)))
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
+        if let Ok(i) = i64::try_from(u) {
+            return Ok(Value::Number(Number::from(i)));
+        }
+        // Beyond i64: only exact as a float when the float says the same digits.
+        let float = u as f64;
+        match float < 18_446_744_073_709_551_616.0 && float as u64 == u {
+            true => Number::from_f64(float).map(Value::Number).ok_or_else(|| inexact(u)),
+            false => Err(inexact(u)),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, f: f64) -> Result<Value, E> {
+        Number::from_f64(f).map(Value::Number).ok_or_else(|| inexact(f))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.into()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s.into()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Value, A::Error> {
+        let mut map = Map::with_capacity(members.size_hint().unwrap_or(0).min(4096));
+        while let Some(key) = members.next_key_seed(KeySeed)? {
+            map.insert(key, members.next_value()?);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+fn inexact<E: de::Error>(n: impl fmt::Display) -> E {
+    E::custom(SerdeError::Number(n.to_string()))
+}
+
+/// A member's key, made without a heap allocation when it is short (most are).
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = CompactString;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<CompactString, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = CompactString;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<CompactString, E> {
+        Ok(s.into())
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<CompactString, E> {
+        Ok(s.into())
     }
 }
 
@@ -183,6 +287,36 @@ mod tests {
         let value = Value::try_from(json.clone()).unwrap();
         assert_eq!(value.as_object().unwrap().keys().collect::<Vec<_>>(), ["z", "a"]);
         assert_eq!(serde_json::Value::from(value), json);
+    }
+
+    #[test]
+    fn json_text_reads_as_through_serde_json_value() {
+        let texts = [
+            r#"{"z":1,"a":[true,null,2.5,"x"],"n":{"deep":[{"k":-0.0},-0,1e21,-9223372036854775808]}}"#,
+            r#"{"a":1,"b":2,"a":3}"#,
+            r#"{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k1":0}"#,
+            r#"["\u00e9\"\n", "a long string that does not fit inline in a compact string"]"#,
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1e400",
+            "{\"unclosed\": [1,",
+        ];
+        for text in texts {
+            let direct = serde_json::from_str::<Value>(text).map_err(|e| e.to_string());
+            let through = serde_json::from_str::<serde_json::Value>(text)
+                .map_err(|e| e.to_string())
+                .and_then(|json| Value::try_from(json).map_err(|e| e.to_string()));
+            match (&direct, &through) {
+                (Ok(a), Ok(b)) => assert_eq!(encode(a), encode(b), "{text}"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("{text}: {direct:?} against {through:?}"),
+            }
+        }
+        let repeated: Value = serde_json::from_str(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+        assert_eq!(encode(&repeated), "a: 3\nb: 2");
+        let err = serde_json::from_str::<Value>("18446744073709551615").unwrap_err();
+        assert!(err.to_string().contains("no exact form"), "{err}");
     }
 
     #[test]
