@@ -212,12 +212,15 @@ function fromFollower({ t, client, epoch: theirs, calls, margin = DEADLINE_MARGI
   // it never would (the margin, which the sender sets from its timeout, covers the 'taken'
   // message's way back).
   const now = Date.now();
-  const live = calls.filter(({ deadline }) => deadline === undefined || now <= deadline - margin);
-  const late = calls.filter((call) => !live.includes(call));
+  const live = [];
+  const late = [];
+  for (const call of calls) {
+    (call.deadline === undefined || now <= call.deadline - margin ? live : late).push(call);
+  }
   // 'taken' only for writes: a read that runs twice (resent after this leader went) changes
   // nothing, and a message less halves a follower's get.
   if (live.some(({ op }) => WRITES.has(op))) {
-    taken[client] = Math.max(taken[client] ?? 0, ...live.map(({ id }) => id));
+    for (const { id } of live) taken[client] = Math.max(taken[client] ?? 0, id);
     reply.postMessage({ t: 'taken', epoch, ids: live.map(({ id }) => id) });
   }
   if (late.length) reply.postMessage({ t: 'results', epoch, results: late.map(({ id, op }) => notRun(id, op)) });
