@@ -35,11 +35,12 @@ export class ReadCache {
   }
 
   /** The answer to a read of `key` (its JSON text, and the frozen `value` decoded from it;
-   * JSON undefined: no such key), which ran at `version`. */
-  answer(key, json, value, version) {
+   * JSON undefined: no such key), which ran at `version`; `announced`: the leader will
+   * announce every later change to this page (else the answer is not kept). */
+  answer(key, json, value, version, announced) {
     const known = this.changed.get(key);
     if (--this.reading === 0) this.changed.clear();
-    if ((known !== undefined && known >= version) || json === undefined) return;
+    if (!announced || (known !== undefined && known >= version) || json === undefined) return;
     const size = 2 * (key.length + json.length);
     if (size > this.limit) return;
     this.forget(key);

@@ -83,6 +83,12 @@ export class Client {
     /** @type {BroadcastChannel | null} change events, listened to while a watch or the read
      * cache needs them */
     this.changesChannel = null;
+    /** Whether this page needs change events (a watch or the read cache). */
+    this.listening = false;
+    /** While a leader is taken on: calls wait in the outbox (sent in order by takeOver). */
+    this.holdCalls = false;
+    /** The version the leader started at (the `version` of a 'missed' event). */
+    this.leaderSince = 0;
     /** @type {MessagePort | null | false} this page's port to the broker (broker.js); false
      * where there is no SharedWorker */
     this.broker = null;
@@ -111,22 +117,43 @@ export class Client {
       this.callsChannel = new BroadcastChannel(callsName(name));
       this.replies = new BroadcastChannel(replyName(name, this.id));
       this.replies.onmessage = ({ data }) => this.fromLeader(data);
-      if (this.cache) this.listenToChanges(true);
     }
+    if (this.cache) this.listenToChanges(true);
   }
 
-  /** Listens to change events, or stops (each one costs every page that listens). */
+  /** Listens to change events, or stops: on the changes channel (each event costs every
+   * page that listens), and by telling the leader, which posts events only while some page
+   * listens. A leader yet to come is told when it comes (follow). */
   listenToChanges(on) {
-    if (this.mode !== 'shared' || Boolean(this.changesChannel) === on) return;
-    if (on) {
+    if (this.listening === on) return;
+    this.listening = on;
+    if (this.mode === 'shared' && on) {
       this.changesChannel = new BroadcastChannel(changesName(this.name));
       this.changesChannel.onmessage = ({ data }) => {
         if (data?.t === 'changes' && data.epoch >= (this.leader?.epoch ?? 0)) this.changes(data);
       };
-    } else {
+    } else if (!on) {
       this.changesChannel?.close();
       this.changesChannel = null;
     }
+    if (this.leader) this.tellListening(on, false);
+  }
+
+  /** Tells the leader whether this page listens. `afterLeader`: the page listened to the
+   * last leader, so its watchers hear if this one made changes it never announced. */
+  tellListening(on, afterLeader) {
+    this.call('listen', { on }).then((answer) => {
+      if (on && afterLeader && !answer?.complete) this.missed();
+    }, (e) => {
+      // Unheard (a frozen leader): changes may go unannounced until the next leader.
+      if (on && e?.code !== 'Closed' && e?.code !== 'LeaderLost') this.missed();
+    });
+  }
+
+  /** Watchers may have missed changes: they hear it, and versions start over. */
+  missed() {
+    for (const watcher of this.watchers) watcher.push({ type: 'missed', version: this.leaderSince });
+    this.lastVersion = -1;
   }
 
   /** The store is this page's alone (in memory, or exclusive): no channels to other tabs. */
@@ -246,7 +273,7 @@ export class Client {
       };
       this.calls.set(id, call);
       this.outbox.push(call);
-      if (this.outbox.length >= MAX_CALLS_PER_MESSAGE && this.leader && !this.graceTimer) {
+      if (this.outbox.length >= MAX_CALLS_PER_MESSAGE && this.leader && !this.graceTimer && !this.holdCalls) {
         this.flush();
       } else if (!this.flushing) {
         this.flushing = true;
@@ -330,7 +357,7 @@ export class Client {
         // With a cache, a get's answer is the frozen value the cache keeps: settle with it.
         const json = result.ok;
         result.ok = json === undefined ? undefined : deepFreeze(JSON.parse(json));
-        cache.answer(call.args.key, json, result.ok, result.version);
+        cache.answer(call.args.key, json, result.ok, result.version, result.listened === true);
       }
     }
     for (const key of keysOf(call.op, call.args)) {
@@ -462,17 +489,20 @@ export class Client {
     // The last leader went without saying so (or one came and went unheard of): changes it
     // committed but never announced may exist, and the next leader may give their versions
     // again. Watchers hear that they may have missed some, and versions start over.
-    const vanished = this.lastEpoch >= 0 && epoch !== this.lastEpoch &&
-      (!this.resigned || epoch > this.lastEpoch + 1);
-    if (vanished) {
-      for (const watcher of this.watchers) watcher.push({ type: 'missed', version: info.version });
-      this.lastVersion = -1;
-    }
+    const another = this.lastEpoch >= 0 && epoch !== this.lastEpoch;
+    const vanished = another && (!this.resigned || epoch > this.lastEpoch + 1);
+    this.leaderSince = info.version;
+    if (vanished) this.missed();
     this.leader = { epoch, local };
     this.connectDirect(epoch, local);
     this.lastEpoch = epoch;
     this.resigned = false;
     this.cache?.clear();
+    // First of all this page's calls to the new leader (takeOver puts it first, and sends it
+    // with the calls that wait, in order: none leaves before).
+    this.holdCalls = true;
+    if (this.listening) this.tellListening(true, another && !vanished);
+    this.holdCalls = false;
     const unsettled = [...this.calls.values()].some((call) => !call.local &&
       (call.state === 'sent' || call.state === 'taken') && call.epoch < epoch);
     if (unsettled) {
@@ -517,7 +547,10 @@ export class Client {
         this.settle(call, { error: lostError(call) });
       }
     }
-    this.outbox = [...resend, ...this.outbox].sort((a, b) => a.id - b.id);
+    // In call order, but a page's word that it listens first: changes its own calls make
+    // are then announced to it.
+    const listenFirst = (call) => (call.op === 'listen' ? 0 : 1);
+    this.outbox = [...resend, ...this.outbox].sort((a, b) => listenFirst(a) - listenFirst(b) || a.id - b.id);
     this.flush();
   }
 

@@ -17,8 +17,8 @@
 // |                        |                     | {t:'resign', epoch} (it answered all it took)     |
 // |                        | page -> leader      | {t:'hello'}: who leads? (answered by 'leader')    |
 // | `toonstore:NAME:changes` | leader -> pages   | {t:'changes', epoch, changes:[{key, type,         |
-// |                        | with a watch or a   |   version}]} in commit order (a page listens only |
-// |                        | read cache          |   while it needs them: each costs every listener) |
+// |                        | with a watch or a   |   version}]} in commit order, posted only while a |
+// |                        | read cache          |   page listens (it says so with the call 'listen')|
 // | `toonstore:NAME:calls` | follower -> leader  | {t:'calls', client, epoch, deadline,              |
 // |                        |                     |   calls:[{id, op, args, durable}]}                |
 // | `toonstore:NAME:to:ID` | leader -> follower  | {t:'taken', epoch, ids} (calls that write) then  |
@@ -27,7 +27,11 @@
 //
 // A result is {id, ok, version} or {id, error: {code, message, ...}}; `version` is the
 // store's next sequence number when the call ran (a read saw every change below it; a write's
-// change has the number just below). Calls from one page arrive in order and are answered in
+// change has the number just below). A get's result says also whether the leader announces
+// changes to its page (`listened`: only then may a read cache keep it). The call
+// {op:'listen', args:{on}} starts or stops a page's listening, in order with its other calls;
+// its answer {complete} says whether this leader announced every change it made (a page tells
+// each new leader again, and its watchers hear 'missed' if not). Calls from one page arrive in order and are answered in
 // order. The leader takes calls only of its own epoch, and says so ('taken') before running
 // any that writes: a follower resends to the next leader the calls nobody took (and reads,
 // which change nothing), and fails with LeaderLost the writes a leader took but never

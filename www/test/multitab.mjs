@@ -265,7 +265,7 @@ export default {
     await openIn(follower, 'mt-lost');
     const session = await cdp(leader);
     // The leader's worker stops right after it told the follower it took the call.
-    const worker = await stopWorker(session, 'if (live.length) enqueue(live, (results) => reply.postMessage');
+    const worker = await stopWorker(session, 'if (live.length) enqueue(live, client, (results) => reply.postMessage');
     await follower.evaluate(() => {
       window.lost = window.store.append({ lost: true }).then((row) => ({ row }), (e) => ({ code: e.code, call: e.call }));
     });
@@ -642,6 +642,72 @@ export default {
     for (const other of seen.slice(1)) assert.deepEqual(other, seen[0]);
     assert.deepEqual(seen[0].prefixed.map((e) => e.key), ['p/k2', 'p/k2', 'p/k4']);
     for (const page of pages) await page.close();
+  },
+
+  async 'change events are posted only while a page listens, and follow a hand-over'(context) {
+    const leader = await newPage(context);
+    const watcher = await newPage(context);
+    const cached = await newPage(context);
+    await openIn(leader, 'mt-listen');
+    await openIn(watcher, 'mt-listen');
+    await openIn(cached, 'mt-listen-other'); // not listening to this store yet
+    // A spy on the changes channel that never says it listens.
+    await watcher.evaluate(() => {
+      window.spied = [];
+      window.spy = new BroadcastChannel('toonstore:mt-listen:changes');
+      window.spy.onmessage = ({ data }) => window.spied.push(...data.changes.map((c) => c.key));
+    });
+    const quiet = () => new Promise((resolve) => { setTimeout(resolve, 150); });
+    await inPage(leader, () => Promise.all([window.store.put('k1', 1), window.store.put('k2', 2)]));
+    await quiet();
+    assert.deepEqual(await watcher.evaluate(() => window.spied), [], 'nobody listens: no events');
+
+    // A watch: the next call of its page runs after the leader heard it listens.
+    await watcher.evaluate(async () => {
+      window.events = [];
+      window.stopWatching = new AbortController();
+      (async () => {
+        for await (const e of window.store.watch({ signal: window.stopWatching.signal })) window.events.push(e);
+      })();
+      await window.store.get('k1');
+    });
+    await inPage(leader, () => window.store.put('k3', 3));
+    await watcher.waitForFunction(() => window.events.length >= 1);
+    await watcher.evaluate(async () => {
+      window.stopWatching.abort();
+      await window.store.get('k1');
+    });
+    await inPage(leader, () => window.store.put('k4', 4));
+    await quiet();
+    assert.deepEqual(await watcher.evaluate(() => window.events.map((e) => e.key)), ['k3']);
+    assert.deepEqual(await watcher.evaluate(() => window.spied), ['k3'], 'events only while watched');
+
+    // Across a clean hand-over: the watch goes on, and a read cache stays coherent.
+    await inPage(cached, () => window.store.close());
+    await openIn(cached, 'mt-listen', { cache: { bytes: 1 << 20 } });
+    await watcher.evaluate(async () => {
+      window.events = [];
+      (async () => { for await (const e of window.store.watch()) window.events.push(e); })();
+      await window.store.get('k1');
+    });
+    await inPage(cached, async () => { await window.store.get('k5'); await window.store.put('k5', 'old'); return window.store.get('k5'); });
+    await inPage(leader, () => window.store.close());
+    await leader.close();
+    assert.deepEqual(await inPage(cached, () => window.store.get('k5')), 'old');
+    await inPage(watcher, () => window.store.put('k5', 'new'));
+    const seen = await inPage(cached, async () => {
+      for (let i = 0; i < 100; i++) {
+        const value = await window.store.get('k5');
+        if (value === 'new') return value;
+        await new Promise((resolve) => { setTimeout(resolve, 20); });
+      }
+      return window.store.get('k5');
+    });
+    assert.equal(seen, 'new', 'the cache heard of the write after the hand-over');
+    await watcher.waitForFunction(() => window.events.filter((e) => e.type !== 'missed').length >= 2);
+    const keys = await watcher.evaluate(() => window.events.filter((e) => e.type !== 'missed').map((e) => e.key));
+    assert.deepEqual(keys, ['k5', 'k5']);
+    for (const page of [watcher, cached]) await page.close();
   },
 
   async 'calls made in one task leave together (128 a message) and settle in call order'(context) {
