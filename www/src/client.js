@@ -293,10 +293,18 @@ export class Client {
     const calls = this.outbox;
     this.outbox = [];
     const { epoch, local } = this.leader;
-    const wire = calls.map(({ id, op, args, deadline }) => ({
-      id, op, args, durable: this.durable && WRITES.has(op), deadline: local ? undefined : deadline,
-    }));
-    for (const call of calls) Object.assign(call, { state: local ? 'taken' : 'sent', local, epoch });
+    // Only the fields a call needs (each costs its clone): a deadline when another tab runs
+    // it, `durable` when it must be synced.
+    const wire = calls.map(({ id, op, args, deadline }) => {
+      const sent = local ? { id, op, args } : { id, op, args, deadline };
+      if (this.durable && WRITES.has(op)) sent.durable = true;
+      return sent;
+    });
+    for (const call of calls) {
+      call.state = local ? 'taken' : 'sent';
+      call.local = local;
+      call.epoch = epoch;
+    }
     if (local) {
       this.worker.postMessage({ t: 'calls', calls: wire }, calls.flatMap((call) => call.transfer));
     } else {
