@@ -95,8 +95,9 @@ export interface OpenOptions {
 /** A committed change, from any tab: `version` only grows (a batch's keys share one). */
 export type ChangeEvent =
   | { type: 'put' | 'delete'; key: string; version: number }
-  /** The tab that led the store went without a word: changes it made before `version` may
-   * not have been announced. Re-read what matters. */
+  /** Changes may have gone unannounced: the tab that led the store went without a word, or
+   * the next one made changes before it heard that this tab listens (leaders announce
+   * changes only while some tab listens). Re-read what matters. */
   | { type: 'missed'; version: number };
 
 export interface WatchOptions {
