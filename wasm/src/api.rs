@@ -383,6 +383,21 @@ impl WasmStore {
         with_store!(self, |s| s.batch(&batch)).map_err(store_error)
     }
 
+    /// Puts documents given as JSON text, `jsons[i]` under `keys[i]`, atomically as
+    /// [`batch`](Self::batch) does: the path for puts a page made in one task, without an op
+    /// object per put to read field by field (each field name crossed as a new string).
+    #[wasm_bindgen(js_name = putManyJson)]
+    pub fn put_many_json(&self, keys: Vec<String>, jsons: Vec<String>) -> Result<(), JsValue> {
+        if keys.len() != jsons.len() {
+            return Err(error("InvalidArgument", "one JSON text per key"));
+        }
+        let mut batch = Batch::new();
+        for (key, json) in keys.into_iter().zip(&jsons) {
+            batch.put_value(key, &value_of(json)?);
+        }
+        with_store!(self, |s| s.batch(&batch)).map_err(store_error)
+    }
+
     /// Values of `keys` as JSON text (`undefined` where absent), in one call.
     #[wasm_bindgen(js_name = getManyJson)]
     pub fn get_many_json(&self, keys: Array) -> Result<Array, JsValue> {

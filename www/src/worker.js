@@ -345,9 +345,13 @@ function commitTogether(puts, results, changes) {
   const before = store.nextSequence();
   let failure = null;
   try {
-    store.batch(puts.map(({ op, args }) => (op === 'putJson'
-      ? { type: 'putJson', key: args.key, json: args.json }
-      : { type: 'putText', key: args.key, text: args.text })));
+    if (puts.every(({ op }) => op === 'putJson')) {
+      store.putManyJson(puts.map(({ args }) => args.key), puts.map(({ args }) => args.json));
+    } else {
+      store.batch(puts.map(({ op, args }) => (op === 'putJson'
+        ? { type: 'putJson', key: args.key, json: args.json }
+        : { type: 'putText', key: args.key, text: args.text })));
+    }
     if (puts.some(({ durable }) => durable)) store.sync();
   } catch (e) {
     if (e instanceof WebAssembly.RuntimeError) {

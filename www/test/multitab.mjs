@@ -763,6 +763,15 @@ export default {
       return [settled.map((s) => s.reason?.code ?? 'ok'), await window.store.getMany(['m1', 'm2', 'm3'])];
     });
     assert.deepEqual(mixed, [['ok', 'InvalidDocument', 'ok', 'InvalidDocument'], [{ n: 1 }, undefined, { n: 3 }]]);
+    // Puts of objects only (one engine call for them all): a key the engine refuses fails
+    // only its own put.
+    const objects = await inPage(follower, async () => {
+      const settled = await Promise.allSettled([
+        window.store.put('o1', 1), window.store.put('', 2), window.store.put('o3', 3), window.store.put('x'.repeat(5000), 4),
+      ]);
+      return [settled.map((s) => s.reason?.code ?? 'ok'), await window.store.getMany(['o1', 'o3'])];
+    });
+    assert.deepEqual(objects, [['ok', 'InvalidKey', 'ok', 'TooLarge'], [1, 3]]);
     for (const page of [leader, follower]) await page.close();
   },
 
