@@ -6,7 +6,7 @@
 import { ReadCache, deepFreeze } from './cache.js';
 import { ToonStoreError } from './errors.js';
 import {
-  WRITES, busName, callsName, changesName, keysOf, replyName,
+  BROKER_NAME, WRITES, busName, callsName, changesName, keysOf, replyName,
 } from './protocol.js';
 
 /** How long a call sent to another tab, or an open, waits by default (ms). */
@@ -83,8 +83,10 @@ export class Client {
     /** @type {BroadcastChannel | null} change events, listened to while a watch or the read
      * cache needs them */
     this.changesChannel = null;
-    /** Whether this page needs change events (a watch or the read cache). */
+    /** Whether this page needs change events (a watch or the read cache), and the id of its
+     * last 'listen' call (a read the leader ran after that one is kept by the read cache). */
     this.listening = false;
+    this.listenId = -1;
     /** While a leader is taken on: calls wait in the outbox (sent in order by takeOver). */
     this.holdCalls = false;
     /** The version the leader started at (the `version` of a 'missed' event). */
@@ -130,7 +132,9 @@ export class Client {
     if (this.mode === 'shared' && on) {
       this.changesChannel = new BroadcastChannel(changesName(this.name));
       this.changesChannel.onmessage = ({ data }) => {
-        if (data?.t === 'changes' && data.epoch >= (this.leader?.epoch ?? 0)) this.changes(data);
+        // An earlier leader's events too: it committed them before the next one could lead
+        // (the lock passes only when it is gone), so they come before the next one's.
+        if (data?.t === 'changes') this.changes(data);
       };
     } else if (!on) {
       this.changesChannel?.close();
@@ -142,11 +146,17 @@ export class Client {
   /** Tells the leader whether this page listens. `afterLeader`: the page listened to the
    * last leader, so its watchers hear if this one made changes it never announced. */
   tellListening(on, afterLeader) {
+    const epoch = this.leader?.epoch;
+    this.listenId = on ? this.nextId : -1;
     this.call('listen', { on }).then((answer) => {
       if (on && afterLeader && !answer?.complete) this.missed();
     }, (e) => {
-      // Unheard (a frozen leader): changes may go unannounced until the next leader.
-      if (on && e?.code !== 'Closed' && e?.code !== 'LeaderLost') this.missed();
+      if (!on || this.gone || !this.listening) return;
+      // Unheard (a frozen leader, say): changes may go unannounced until it hears, so the
+      // watchers are told, and it is told again while it leads (a new leader is told by
+      // follow).
+      this.missed();
+      if (e?.code === 'Timeout' && this.leader?.epoch === epoch) this.tellListening(true, true);
     });
   }
 
@@ -173,7 +183,7 @@ export class Client {
   brokerPort() {
     if (this.broker === null) {
       try {
-        const broker = new SharedWorker(new URL('./broker.js', import.meta.url), { name: 'toonstore-broker' });
+        const broker = new SharedWorker(new URL('./broker.js', import.meta.url), { name: BROKER_NAME });
         broker.port.onmessage = ({ data }) => this.fromBroker(data);
         this.broker = broker.port;
       } catch {
@@ -256,7 +266,7 @@ export class Client {
   /** Sends `op` to the leader; settles with its answer. */
   call(op, args, transfer = []) {
     if (this.gone) return Promise.reject(this.gone);
-    if (this.closing && op !== 'sync') return Promise.reject(new ToonStoreError('Closed', 'the store is closing'));
+    if (this.closing && op !== 'sync' && op !== 'listen') return Promise.reject(new ToonStoreError('Closed', 'the store is closing'));
     if (this.readOnly && WRITES.has(op)) {
       return Promise.reject(new ToonStoreError('ReadOnly', 'the store was opened with readOnly'));
     }
@@ -365,7 +375,11 @@ export class Client {
         // With a cache, a get's answer is the frozen value the cache keeps: settle with it.
         const json = result.ok;
         result.ok = json === undefined ? undefined : deepFreeze(JSON.parse(json));
-        cache.answer(call.args.key, json, result.ok, result.version, result.listened === true);
+        // Kept only if this leader will announce the key's next change to this page: it
+        // says so, and it still leads (an earlier leader's late answer says nothing of the
+        // next one, which announces only to pages that told it they listen).
+        const announced = result.listened === this.listenId && call.epoch === this.leader?.epoch;
+        cache.answer(call.args.key, json, result.ok, result.version, announced);
       }
     }
     for (const key of keysOf(call.op, call.args)) {
@@ -632,7 +646,13 @@ export class Client {
     // A leading worker hands over; a waiting one stops waiting (a hidden page may be
     // frozen: holding the lock then would stall every tab).
     this.worker.postMessage({ t: 'leave' });
-    this.direct?.postMessage({ t: 'bye' });
+    if (this.direct) {
+      // The leader closes its end and forgets that this page listens: calls go over the
+      // channels until shown again.
+      this.direct.postMessage({ t: 'bye' });
+      this.previousPorts.push(this.direct);
+      this.direct = null;
+    }
   }
 
   /** Back from the back/forward cache (or back from leading): wait for the lock again (a
@@ -642,6 +662,17 @@ export class Client {
     if (this.gone || this.mode !== 'shared') return;
     this.worker.postMessage({ t: 'rejoin' });
     this.bus?.postMessage({ t: 'hello' });
+    if (this.leader && !this.leader.local) {
+      // Still following the same leader (a new one is followed as it announces itself):
+      // a port to it again; and as it forgot that this page listens, whatever changed
+      // meanwhile may be unheard.
+      this.connectDirect(this.leader.epoch, false);
+      if (this.listening) {
+        this.cache?.clear();
+        this.missed();
+        this.tellListening(true, false);
+      }
+    }
   }
 
   /** Closes this tab's use of the store: writes made from here are durable once it settles;

@@ -35,12 +35,13 @@ const followerPorts = new Set();
 
 let queue = Promise.resolve();
 
-/** The pages that listen to change events (client ids; OWN_PAGE for this worker's page):
- * events are posted only while one does, as each post costs a write (a BroadcastChannel
- * post took 18 us here, a fifth of an awaited put). Whether a change went unannounced
- * since this worker began leading: a page that listened to the last leader hears then that
- * its watchers may have missed changes. Reset whenever leading starts. */
-const listeners = new Set();
+/** The pages that listen to change events, by client id (OWN_PAGE for this worker's page),
+ * each with the id of the 'listen' call that registered it: events are posted only while
+ * one listens, as each post costs a write (a BroadcastChannel post took 18 us here, a fifth
+ * of an awaited put). Whether a change went unannounced since this worker began leading: a
+ * page that listened to the last leader hears then that its watchers may have missed
+ * changes. Reset whenever leading starts. */
+const listeners = new Map();
 let unannounced = false;
 const OWN_PAGE = '';
 
@@ -199,12 +200,15 @@ function connect({ epoch: theirs, port }) {
     port.close();
     return;
   }
+  let client = null;
   port.onmessage = ({ data }) => {
     if (data?.t === 'bye') {
-      // The follower's page went (pagehide) or closed its store.
+      // The follower's page went (pagehide) or closed its store: no more events for it.
       port.close();
       followerPorts.delete(port);
+      if (client !== null) listeners.delete(client);
     } else {
+      client = data?.client ?? client;
       fromFollower(data, port);
     }
   };
@@ -376,7 +380,7 @@ const ROOM_MAKERS = new Set(['delete', 'batch', 'compact', 'sync']);
 /** A page starts or stops listening to change events. Its answer says whether every change
  * since this worker began leading was announced. */
 function listen({ id, args }, client) {
-  if (args?.on) listeners.add(client);
+  if (args?.on) listeners.set(client, id);
   else listeners.delete(client);
   return { id, ok: { complete: !unannounced } };
 }
@@ -413,8 +417,9 @@ async function run({ id, op, args = {}, durable, deadline }, client, changes) {
     // call that took effect into an error; the next call tries again.
     await core.ensureSlots().catch(() => {});
     const result = { id, ok, version: store.nextSequence() };
-    // A read cache keeps an answer only if every later change to its key will be announced.
-    if (op === 'getJson') result.listened = listeners.has(client);
+    // A read cache keeps an answer only if every later change to its key will be announced
+    // to it: it knows which of its registrations this is.
+    if (op === 'getJson') result.listened = listeners.get(client);
     return result;
   } catch (e) {
     if (e instanceof WebAssembly.RuntimeError) {

@@ -318,6 +318,26 @@ export default {
     for (const page of [leader, follower, third]) await page.close();
   },
 
+  async 'a watch whose word to a stopped leader timed out hears the changes once it wakes [chromium]'(context) {
+    const leader = await newPage(context);
+    const follower = await newPage(context);
+    await openIn(leader, 'mt-listen-stopped');
+    await openIn(follower, 'mt-listen-stopped', { timeout: 1000 });
+    const worker = await stopWorker(await cdp(leader));
+    await follower.evaluate(() => {
+      window.events = [];
+      (async () => { for await (const e of window.store.watch()) window.events.push(e); })();
+    });
+    // Its 'listen' times out (1 s); it is sent again, and taken once the worker runs.
+    await new Promise((resolve) => { setTimeout(resolve, 1300); });
+    await worker.resume();
+    await inPage(leader, () => window.store.put('k', 1));
+    await follower.waitForFunction(() => window.events.some((e) => e.key === 'k'), null, { timeout: 5000 });
+    const types = await follower.evaluate(() => window.events.map((e) => e.type));
+    assert.deepEqual(types, ['missed', 'put']);
+    for (const page of [leader, follower]) await page.close();
+  },
+
   async 'a store in memory stays its tab\'s own beside a shared one'(context) {
     const memory = await newPage(context);
     const shared = await newPage(context);
@@ -385,6 +405,35 @@ export default {
     await follower.close();
   },
 
+  async 'a follower hidden and shown again still gets answers and change events'(context) {
+    const leader = await newPage(context);
+    const follower = await newPage(context);
+    await openIn(leader, 'mt-follower-bfcache');
+    await openIn(follower, 'mt-follower-bfcache', { timeout: 3000, cache: { bytes: 1 << 20 } });
+    await inPage(leader, () => window.store.put('k', 1));
+    await follower.evaluate(async () => {
+      window.events = [];
+      (async () => { for await (const e of window.store.watch()) window.events.push(e); })();
+      await window.store.get('k');
+      // Until its port to the leader is in use.
+      for (let i = 0; i < 50 && !window.store.client.direct; i++) {
+        await window.store.get('k');
+        await new Promise((resolve) => { setTimeout(resolve, 10); });
+      }
+    });
+    assert.ok(await follower.evaluate(() => Boolean(window.store.client.direct)), 'a direct port');
+    await inPage(follower, async () => {
+      window.store.client.hide();
+      await new Promise((resolve) => { setTimeout(resolve, 100); });
+      window.store.client.show();
+    });
+    assert.equal(await inPage(follower, () => window.store.get('k')), 1);
+    await inPage(leader, () => window.store.put('k', 2));
+    await follower.waitForFunction(() => window.events.some((e) => e.key === 'k'));
+    assert.equal(await inPage(follower, () => window.store.get('k')), 2);
+    for (const page of [leader, follower]) await page.close();
+  },
+
   async 'a call that reaches the leader too close to its deadline is not run'(context) {
     const leader = await newPage(context);
     const follower = await newPage(context);
@@ -395,7 +444,7 @@ export default {
     const answer = await inPage(follower, async () => {
       const client = 'hand-made';
       const { epoch } = window.store.client.leader;
-      const replies = new BroadcastChannel(`toonstore:mt-deadline:to:${client}`);
+      const replies = new BroadcastChannel(`toonstore:mt-deadline:p2:to:${client}`);
       const heard = [];
       const done = new Promise((resolve) => {
         replies.onmessage = ({ data }) => {
@@ -403,7 +452,7 @@ export default {
           if (data.t === 'results') resolve(data.results[0].error);
         };
       });
-      new BroadcastChannel('toonstore:mt-deadline:calls').postMessage({
+      new BroadcastChannel('toonstore:mt-deadline:p2:calls').postMessage({
         t: 'calls', client, epoch, margin: 250,
         calls: [{ id: 1, op: 'putJson', args: { key: 'late', json: '1' }, deadline: Date.now() + 100 }],
       });
@@ -654,7 +703,7 @@ export default {
     // A spy on the changes channel that never says it listens.
     await watcher.evaluate(() => {
       window.spied = [];
-      window.spy = new BroadcastChannel('toonstore:mt-listen:changes');
+      window.spy = new BroadcastChannel('toonstore:mt-listen:p2:changes');
       window.spy.onmessage = ({ data }) => window.spied.push(...data.changes.map((c) => c.key));
     });
     const quiet = () => new Promise((resolve) => { setTimeout(resolve, 150); });
@@ -681,6 +730,22 @@ export default {
     await quiet();
     assert.deepEqual(await watcher.evaluate(() => window.events.map((e) => e.key)), ['k3']);
     assert.deepEqual(await watcher.evaluate(() => window.spied), ['k3'], 'events only while watched');
+    // A tab that watched goes away (pagehide says bye on its port): no more events for it.
+    const gone = await newPage(context);
+    await openIn(gone, 'mt-listen');
+    await gone.evaluate(async () => {
+      (async () => { for await (const e of window.store.watch()) void e; })();
+      for (let i = 0; i < 50 && !window.store.client.direct; i++) {
+        await window.store.get('k1');
+        await new Promise((resolve) => { setTimeout(resolve, 10); });
+      }
+    });
+    await inPage(leader, () => window.store.put('k4', 4));
+    await gone.close();
+    await quiet();
+    await inPage(leader, () => window.store.put('k4', 5));
+    await quiet();
+    assert.deepEqual(await watcher.evaluate(() => window.spied), ['k3', 'k4'], 'none after the tab went');
 
     // Across a clean hand-over: the watch goes on, and a read cache stays coherent.
     await inPage(cached, () => window.store.close());
