@@ -243,7 +243,17 @@ function fromFollower({ t, client, epoch: theirs, calls, margin = DEADLINE_MARGI
     for (const { id } of live) taken[client] = Math.max(taken[client] ?? 0, id);
     reply.postMessage({ t: 'taken', epoch, ids: live.map(({ id }) => id) });
   }
-  if (late.length) reply.postMessage({ t: 'results', epoch, results: late.map(({ id, op }) => notRun(id, op)) });
+  if (late.length) {
+    // Answered in turn, after the calls queued before them (which may be this follower's).
+    const results = late.map(({ id, op }) => notRun(id, op));
+    queue = queue.then(() => {
+      try {
+        reply.postMessage({ t: 'results', epoch, results });
+      } catch {
+        // A channel closed under the answer: the follower times the calls out itself.
+      }
+    });
+  }
   if (live.length) enqueue(live, client, (results) => reply.postMessage({ t: 'results', epoch, results }));
 }
 
