@@ -697,8 +697,16 @@ export class Client {
       return;
     }
     if (!this.leader?.local) {
-      // A follower: its writes made durable by the leader; nothing else to hand over.
-      await this.call('sync', {});
+      // A follower: its writes made durable by the leader; nothing else to hand over. It no
+      // longer listens (said in the same message, as a 'bye' may never leave a closing page).
+      if (this.listening) this.call('listen', { on: false }).catch(() => {});
+      try {
+        await this.call('sync', {});
+      } catch (e) {
+        // Still open here: listening again (whatever changed meanwhile may be unheard).
+        if (this.listening) this.tellListening(true, true);
+        throw e;
+      }
       if (!this.leader?.local) {
         this.teardown(new ToonStoreError('Closed', 'the store is closed'));
         return;

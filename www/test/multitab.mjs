@@ -730,7 +730,7 @@ export default {
     await quiet();
     assert.deepEqual(await watcher.evaluate(() => window.events.map((e) => e.key)), ['k3']);
     assert.deepEqual(await watcher.evaluate(() => window.spied), ['k3'], 'events only while watched');
-    // A tab that watched goes away (pagehide says bye on its port): no more events for it.
+    // A tab that watched closes its store: no more events for it.
     const gone = await newPage(context);
     await openIn(gone, 'mt-listen');
     await gone.evaluate(async () => {
@@ -741,11 +741,12 @@ export default {
       }
     });
     await inPage(leader, () => window.store.put('k4', 4));
+    await inPage(gone, () => window.store.close());
     await gone.close();
     await quiet();
     await inPage(leader, () => window.store.put('k4', 5));
     await quiet();
-    assert.deepEqual(await watcher.evaluate(() => window.spied), ['k3', 'k4'], 'none after the tab went');
+    assert.deepEqual(await watcher.evaluate(() => window.spied), ['k3', 'k4'], 'none after the tab closed');
 
     // Across a clean hand-over: the watch goes on, and a read cache stays coherent.
     await inPage(cached, () => window.store.close());
