@@ -87,6 +87,11 @@ export class Client {
      * last 'listen' call (a read the leader ran after that one is kept by the read cache). */
     this.listening = false;
     this.listenId = -1;
+    /** Hidden while listening: change events may have gone unheard (see shown()). */
+    this.unheard = false;
+    /** Events of leaders before this epoch are dropped: one that vanished is covered by a
+     * 'missed' (and the next may give its unsynced versions again). */
+    this.eventsFrom = 0;
     /** While a leader is taken on: calls wait in the outbox (sent in order by takeOver). */
     this.holdCalls = false;
     /** The version the leader started at (the `version` of a 'missed' event). */
@@ -133,8 +138,9 @@ export class Client {
       this.changesChannel = new BroadcastChannel(changesName(this.name));
       this.changesChannel.onmessage = ({ data }) => {
         // An earlier leader's events too: it committed them before the next one could lead
-        // (the lock passes only when it is gone), so they come before the next one's.
-        if (data?.t === 'changes') this.changes(data);
+        // (the lock passes only when it is gone), so they come before the next one's; but
+        // not those of one that vanished ('missed' covers them).
+        if (data?.t === 'changes' && data.epoch >= this.eventsFrom) this.changes(data);
       };
     } else if (!on) {
       this.changesChannel?.close();
@@ -148,6 +154,9 @@ export class Client {
   tellListening(on, afterLeader) {
     const epoch = this.leader?.epoch;
     this.listenId = on ? this.nextId : -1;
+    // What the cache holds was kept under an earlier registration, with a gap since (or it
+    // is empty already): only answers of this one are kept.
+    if (on) this.cache?.clear();
     this.call('listen', { on }).then((answer) => {
       if (on && afterLeader && !answer?.complete) this.missed();
     }, (e) => {
@@ -156,7 +165,7 @@ export class Client {
       // watchers are told, and it is told again while it leads (a new leader is told by
       // follow).
       this.missed();
-      if (e?.code === 'Timeout' && this.leader?.epoch === epoch) this.tellListening(true, true);
+      if (e?.code === 'Timeout' && this.leader && this.leader.epoch === epoch) this.tellListening(true, true);
     });
   }
 
@@ -514,7 +523,10 @@ export class Client {
     const another = this.lastEpoch >= 0 && epoch !== this.lastEpoch;
     const vanished = another && (!this.resigned || epoch > this.lastEpoch + 1);
     this.leaderSince = info.version;
-    if (vanished) this.missed();
+    if (vanished) {
+      this.missed();
+      this.eventsFrom = epoch;
+    }
     this.leader = { epoch, local };
     this.connectDirect(epoch, local);
     this.lastEpoch = epoch;
@@ -635,8 +647,9 @@ export class Client {
     };
   }
 
-  /** This page is going away (pagehide): a leading worker hands over at once. */
-  hide() {
+  /** This page is going away (pagehide; `persisted`: into the back/forward cache, from which
+   * it may come back): a leading worker hands over at once. */
+  hide(persisted = false) {
     this.hidden = true;
     if (this.mode !== 'shared' || this.gone) return;
     if (this.leader?.local) {
@@ -646,13 +659,32 @@ export class Client {
     // A leading worker hands over; a waiting one stops waiting (a hidden page may be
     // frozen: holding the lock then would stall every tab).
     this.worker.postMessage({ t: 'leave' });
-    if (this.direct) {
-      // The leader closes its end and forgets that this page listens: calls go over the
-      // channels until shown again.
+    // A frozen page may not hear change events: what it cached may go stale.
+    if (this.listening) {
+      this.cache?.clear();
+      this.unheard = true;
+    }
+    // Gone for good: the leader answers what came before, then closes its end of the port
+    // and forgets that this page listens. A page that may come back keeps both.
+    if (!persisted && this.direct) {
       this.direct.postMessage({ t: 'bye' });
+      // Answers to what went before still come on it; anything later goes over the channels.
       this.previousPorts.push(this.direct);
       this.direct = null;
     }
+  }
+
+  /** Back from the back/forward cache (pageshow): leads or follows again, and as change
+   * events may have gone unheard while it was frozen, its cache starts empty and its
+   * watchers hear 'missed'. */
+  shown() {
+    this.show();
+    if (this.gone || !this.unheard) return;
+    this.unheard = false;
+    this.cache?.clear();
+    this.missed();
+    // Registered again with the leader it follows (a new one is told by follow()).
+    if (this.leader && !this.leader.local) this.tellListening(true, false);
   }
 
   /** Back from the back/forward cache (or back from leading): wait for the lock again (a
@@ -662,17 +694,6 @@ export class Client {
     if (this.gone || this.mode !== 'shared') return;
     this.worker.postMessage({ t: 'rejoin' });
     this.bus?.postMessage({ t: 'hello' });
-    if (this.leader && !this.leader.local) {
-      // Still following the same leader (a new one is followed as it announces itself):
-      // a port to it again; and as it forgot that this page listens, whatever changed
-      // meanwhile may be unheard.
-      this.connectDirect(this.leader.epoch, false);
-      if (this.listening) {
-        this.cache?.clear();
-        this.missed();
-        this.tellListening(true, false);
-      }
-    }
   }
 
   /** Closes this tab's use of the store: writes made from here are durable once it settles;

@@ -203,13 +203,13 @@ export async function open(name, options = {}) {
 /** The clients of this page: on pagehide a leading one hands the store over at once. */
 const pages = new Set();
 if (typeof addEventListener === 'function') {
-  addEventListener('pagehide', () => {
+  addEventListener('pagehide', (event) => {
     for (const client of pages) {
       if (client.gone) pages.delete(client);
-      else client.hide();
+      else client.hide(event.persisted);
     }
   });
   addEventListener('pageshow', (event) => {
-    if (event.persisted) for (const client of pages) client.show();
+    if (event.persisted) for (const client of pages) client.shown();
   });
 }

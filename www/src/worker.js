@@ -195,20 +195,21 @@ function announce() {
 /** A follower's own port (from the broker, through this worker's page): its calls come and
  * their answers go there, until it says bye (a crashed tab's port stays until this leader
  * hands over: closing one a live follower still uses would drop its calls). */
-function connect({ epoch: theirs, port }) {
+function connect({ client, epoch: theirs, port }) {
   if (!leading || resigning || theirs !== epoch) {
     port.close();
     return;
   }
-  let client = null;
   port.onmessage = ({ data }) => {
     if (data?.t === 'bye') {
-      // The follower's page went (pagehide) or closed its store: no more events for it.
-      port.close();
-      followerPorts.delete(port);
-      if (client !== null) listeners.delete(client);
+      // The follower's page went for good or closed its store: no more events for it, and
+      // its port closes once what it sent before is answered.
+      queue = queue.then(() => {
+        port.close();
+        followerPorts.delete(port);
+        listeners.delete(client);
+      });
     } else {
-      client = data?.client ?? client;
       fromFollower(data, port);
     }
   };

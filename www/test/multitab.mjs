@@ -405,7 +405,7 @@ export default {
     await follower.close();
   },
 
-  async 'a follower hidden and shown again still gets answers and change events'(context) {
+  async 'a follower back from the back/forward cache still gets answers and change events'(context) {
     const leader = await newPage(context);
     const follower = await newPage(context);
     await openIn(leader, 'mt-follower-bfcache');
@@ -422,15 +422,42 @@ export default {
       }
     });
     assert.ok(await follower.evaluate(() => Boolean(window.store.client.direct)), 'a direct port');
+    // Into the back/forward cache and back (pagehide and pageshow with persisted: true).
     await inPage(follower, async () => {
-      window.store.client.hide();
+      window.store.client.hide(true);
       await new Promise((resolve) => { setTimeout(resolve, 100); });
-      window.store.client.show();
+      window.store.client.shown();
     });
     assert.equal(await inPage(follower, () => window.store.get('k')), 1);
     await inPage(leader, () => window.store.put('k', 2));
     await follower.waitForFunction(() => window.events.some((e) => e.key === 'k'));
     assert.equal(await inPage(follower, () => window.store.get('k')), 2);
+    // Events may have gone unheard while it was hidden: its watch was told.
+    assert.deepEqual(await follower.evaluate(() => window.events.map((e) => e.type)), ['missed', 'put']);
+    for (const page of [leader, follower]) await page.close();
+  },
+
+  async 'a follower that goes for good still gets the answers to what it sent before'(context) {
+    const leader = await newPage(context);
+    const follower = await newPage(context);
+    await openIn(leader, 'mt-follower-gone');
+    await openIn(follower, 'mt-follower-gone', { timeout: 3000 });
+    await follower.evaluate(async () => {
+      for (let i = 0; i < 50 && !window.store.client.direct; i++) {
+        await window.store.get('k');
+        await new Promise((resolve) => { setTimeout(resolve, 10); });
+      }
+    });
+    assert.ok(await follower.evaluate(() => Boolean(window.store.client.direct)), 'a direct port');
+    // pagehide (not persisted): its 'bye' follows 256 puts on the port; 44 more go after it.
+    const failed = await inPage(follower, async () => {
+      const calls = Array.from({ length: 300 }, (_, i) => window.store.put(`g${i}`, i));
+      window.store.client.hide(false);
+      const settled = await Promise.allSettled(calls);
+      return settled.filter((s) => s.status === 'rejected').map((s) => s.reason.code);
+    });
+    assert.deepEqual(failed, []);
+    assert.equal(await inPage(leader, () => window.store.get('g299')), 299);
     for (const page of [leader, follower]) await page.close();
   },
 
