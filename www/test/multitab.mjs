@@ -32,6 +32,19 @@ const startAppends = (page, count) => page.evaluate((count) => {
   })();
 }, count);
 
+/** Makes calls from the follower `page` until its port to the leader is in use (the broker
+ * hands it over asynchronously); asserts that it is. */
+async function untilDirect(page) {
+  const direct = await page.evaluate(async () => {
+    for (let i = 0; i < 50 && !window.store.client.direct; i++) {
+      await window.store.get('any');
+      await new Promise((resolve) => { setTimeout(resolve, 10); });
+    }
+    return Boolean(window.store.client.direct);
+  });
+  assert.ok(direct, 'a direct port to the leader');
+}
+
 /** Every row of the store open in `page` as `window.store`: [{row, n}]. */
 const rowsIn = (page) => inPage(page, async () => {
   const { rows } = await window.store.stats();
@@ -415,13 +428,8 @@ export default {
       window.events = [];
       (async () => { for await (const e of window.store.watch()) window.events.push(e); })();
       await window.store.get('k');
-      // Until its port to the leader is in use.
-      for (let i = 0; i < 50 && !window.store.client.direct; i++) {
-        await window.store.get('k');
-        await new Promise((resolve) => { setTimeout(resolve, 10); });
-      }
     });
-    assert.ok(await follower.evaluate(() => Boolean(window.store.client.direct)), 'a direct port');
+    await untilDirect(follower);
     // Into the back/forward cache and back (pagehide and pageshow with persisted: true).
     await inPage(follower, async () => {
       window.store.client.hide(true);
@@ -442,13 +450,7 @@ export default {
     const follower = await newPage(context);
     await openIn(leader, 'mt-follower-gone');
     await openIn(follower, 'mt-follower-gone', { timeout: 3000 });
-    await follower.evaluate(async () => {
-      for (let i = 0; i < 50 && !window.store.client.direct; i++) {
-        await window.store.get('k');
-        await new Promise((resolve) => { setTimeout(resolve, 10); });
-      }
-    });
-    assert.ok(await follower.evaluate(() => Boolean(window.store.client.direct)), 'a direct port');
+    await untilDirect(follower);
     // pagehide (not persisted): its 'bye' follows 256 puts on the port; 44 more go after it.
     const failed = await inPage(follower, async () => {
       const calls = Array.from({ length: 300 }, (_, i) => window.store.put(`g${i}`, i));
@@ -760,13 +762,10 @@ export default {
     // A tab that watched closes its store: no more events for it.
     const gone = await newPage(context);
     await openIn(gone, 'mt-listen');
-    await gone.evaluate(async () => {
+    await gone.evaluate(() => {
       (async () => { for await (const e of window.store.watch()) void e; })();
-      for (let i = 0; i < 50 && !window.store.client.direct; i++) {
-        await window.store.get('k1');
-        await new Promise((resolve) => { setTimeout(resolve, 10); });
-      }
     });
+    await untilDirect(gone);
     await inPage(leader, () => window.store.put('k4', 4));
     await inPage(gone, () => window.store.close());
     await gone.close();
