@@ -15,6 +15,16 @@ const openIn = (page, name, options = {}) => inPage(page, async (t, [name, optio
   return window.store.backend;
 }, [name, options]);
 
+/** Two tabs on store `name`: one that opened it first (and leads), then a follower that
+ * opened it with `options`. */
+async function leaderAndFollower(context, name, options = {}) {
+  const leader = await newPage(context);
+  const follower = await newPage(context);
+  await openIn(leader, name);
+  await openIn(follower, name, options);
+  return [leader, follower];
+}
+
 /** In `page`, appends {n} for n < count, a few per task, never awaiting one before the
  * next; `window.appends` settles with each one's row id or error code. */
 const startAppends = (page, count) => page.evaluate((count) => {
@@ -79,10 +89,7 @@ function checkAppends(outcomes, rows, allowed) {
 
 /** A follower appends while `disrupt(leader)` happens to the leading tab; then checks. */
 async function failover(context, name, disrupt, allowed = ['LeaderLost']) {
-  const leader = await newPage(context);
-  const follower = await newPage(context);
-  await openIn(leader, name);
-  await openIn(follower, name);
+  const [leader, follower] = await leaderAndFollower(context, name);
   await inPage(follower, () => window.store.put('before', { ok: true }));
   await startAppends(follower, 1500);
   await follower.waitForFunction(() => window.settled >= 100);
@@ -272,10 +279,7 @@ export default {
   },
 
   async 'a call the leader took and never answered fails with LeaderLost, and did not run [chromium]'(context) {
-    const leader = await newPage(context);
-    const follower = await newPage(context);
-    await openIn(leader, 'mt-lost');
-    await openIn(follower, 'mt-lost');
+    const [leader, follower] = await leaderAndFollower(context, 'mt-lost');
     const session = await cdp(leader);
     // The leader's worker stops right after it told the follower it took the call.
     const worker = await stopWorker(session, 'if (live.length) enqueue(live, client, (results) => reply.postMessage');
@@ -294,10 +298,7 @@ export default {
   },
 
   async 'a frozen leader tab or a stopped leader worker hangs no follower [chromium]'(context) {
-    const leader = await newPage(context);
-    const follower = await newPage(context);
-    await openIn(leader, 'mt-freeze');
-    await openIn(follower, 'mt-freeze', { timeout: 1000 });
+    const [leader, follower] = await leaderAndFollower(context, 'mt-freeze', { timeout: 1000 });
     const putAndGet = (key) => inPage(follower, async (key) => {
       const settled = await Promise.allSettled([window.store.put(key, { n: 1 }), window.store.get('x')]);
       return settled.map((s) => (s.status === 'fulfilled' ? 'ok' : `${s.reason.code} taken=${s.reason.taken}`));
@@ -332,10 +333,7 @@ export default {
   },
 
   async 'a watch whose word to a stopped leader timed out hears the changes once it wakes [chromium]'(context) {
-    const leader = await newPage(context);
-    const follower = await newPage(context);
-    await openIn(leader, 'mt-listen-stopped');
-    await openIn(follower, 'mt-listen-stopped', { timeout: 1000 });
+    const [leader, follower] = await leaderAndFollower(context, 'mt-listen-stopped', { timeout: 1000 });
     const worker = await stopWorker(await cdp(leader));
     await follower.evaluate(() => {
       window.events = [];
@@ -419,10 +417,7 @@ export default {
   },
 
   async 'a follower back from the back/forward cache still gets answers and change events'(context) {
-    const leader = await newPage(context);
-    const follower = await newPage(context);
-    await openIn(leader, 'mt-follower-bfcache');
-    await openIn(follower, 'mt-follower-bfcache', { timeout: 3000, cache: { bytes: 1 << 20 } });
+    const [leader, follower] = await leaderAndFollower(context, 'mt-follower-bfcache', { timeout: 3000, cache: { bytes: 1 << 20 } });
     await inPage(leader, () => window.store.put('k', 1));
     await follower.evaluate(async () => {
       window.events = [];
@@ -446,10 +441,7 @@ export default {
   },
 
   async 'a follower that goes for good still gets the answers to what it sent before'(context) {
-    const leader = await newPage(context);
-    const follower = await newPage(context);
-    await openIn(leader, 'mt-follower-gone');
-    await openIn(follower, 'mt-follower-gone', { timeout: 3000 });
+    const [leader, follower] = await leaderAndFollower(context, 'mt-follower-gone', { timeout: 3000 });
     await untilDirect(follower);
     // pagehide (not persisted): its 'bye' follows 256 puts on the port; 44 more go after it.
     const failed = await inPage(follower, async () => {
@@ -464,10 +456,7 @@ export default {
   },
 
   async 'a call that reaches the leader too close to its deadline is not run'(context) {
-    const leader = await newPage(context);
-    const follower = await newPage(context);
-    await openIn(leader, 'mt-deadline');
-    await openIn(follower, 'mt-deadline');
+    const [leader, follower] = await leaderAndFollower(context, 'mt-deadline');
     // A call sent by hand, 100 ms before its deadline: the leader answers Timeout without
     // taking it (its 'taken' could come back after the sender gave up on it).
     const answer = await inPage(follower, async () => {
@@ -505,10 +494,7 @@ export default {
   },
 
   async 'calls made while a follower closes fail with Closed and never run'(context) {
-    const leader = await newPage(context);
-    const follower = await newPage(context);
-    await openIn(leader, 'mt-closing');
-    await openIn(follower, 'mt-closing');
+    const [leader, follower] = await leaderAndFollower(context, 'mt-closing');
     const late = await inPage(follower, async () => {
       const s = window.store;
       s.compact();
@@ -523,10 +509,7 @@ export default {
   },
 
   async 'a follower whose worker cannot take over keeps its store and tries again'(context) {
-    const leader = await newPage(context);
-    const follower = await newPage(context);
-    await openIn(leader, 'mt-takeover');
-    await openIn(follower, 'mt-takeover', { timeout: 20_000 });
+    const [leader, follower] = await leaderAndFollower(context, 'mt-takeover', { timeout: 20_000 });
     await inPage(leader, () => window.store.put('k', { n: 1 }));
     // Another context holds the epoch file open: the next leader's open fails (Locked after
     // its wait), then succeeds once the file is let go.
@@ -600,10 +583,7 @@ export default {
   },
 
   async 'a hidden follower does not take the lead; a hidden tab closes at once'(context) {
-    const leader = await newPage(context);
-    const follower = await newPage(context);
-    await openIn(leader, 'mt-hidden');
-    await openIn(follower, 'mt-hidden', { timeout: 1000 });
+    const [leader, follower] = await leaderAndFollower(context, 'mt-hidden', { timeout: 1000 });
     await inPage(follower, () => { window.store.client.hide(); });
     await leader.close();
     const out = await inPage(follower, async () => {
@@ -618,10 +598,7 @@ export default {
   },
 
   async 'a call in flight when another leader is announced is settled by its answer, not run again'(context) {
-    const leader = await newPage(context);
-    const follower = await newPage(context);
-    await openIn(leader, 'mt-overtaken');
-    await openIn(follower, 'mt-overtaken', { timeout: 1000 });
+    const [leader, follower] = await leaderAndFollower(context, 'mt-overtaken', { timeout: 1000 });
     await inPage(follower, () => window.store.get('warm'));
     const outcome = await inPage(follower, async () => {
       const s = window.store;
