@@ -95,6 +95,12 @@ fn run_case(category: &str, case: &serde_json::Value) -> Result<(), String> {
     if decoded.is_ok() != validated.is_ok() {
         return Err(format!("decode {decoded:?} but validate {validated:?}"));
     }
+    // A canonical proof is a promise: the text is what the encoder writes for its value.
+    if let (Ok(true), Ok(value)) = (toon::is_canonical(input), &decoded)
+        && toon::encode(value) != input.strip_suffix('\n').unwrap_or(input)
+    {
+        return Err(format!("proved canonical, but encodes as {:?}", toon::encode(value)));
+    }
     match (decoded, should_error) {
         (Err(_), true) => Ok(()),
         (Ok(value), true) => Err(format!("decoded {value:?}, expected an error")),

@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use super::error::{DecodeError, Rule};
 use super::number::{NumericToken, parse_numeric_token, rounded};
+use super::proof::proves_canonical;
 use super::scan::{self, Field, trim_spaces};
 use super::{CompactString, Map, Value};
 
@@ -51,6 +52,13 @@ pub fn validate(text: &str) -> Result<(), DecodeError> {
 
 /// Checks TOON text with options.
 pub fn validate_with(text: &str, options: &DecodeOptions) -> Result<(), DecodeError> {
+    // Text proven canonical is valid (one trailing newline is a blank line past the root
+    // value, which no rule forbids).
+    if *options == DecodeOptions::default()
+        && proves_canonical(text.strip_suffix('\n').unwrap_or(text))
+    {
+        return Ok(());
+    }
     Decoder::new(text, options, Check).document()
 }
 
@@ -265,6 +273,15 @@ impl<'a> Sink<'a> for Check {
 /// newline is ignored. Errors are the validator's.
 pub fn is_canonical(text: &str) -> Result<bool, DecodeError> {
     let text = text.strip_suffix('\n').unwrap_or(text);
+    if proves_canonical(text) {
+        return Ok(true);
+    }
+    is_canonical_general(text)
+}
+
+/// [`is_canonical`] by the validating descent alone (no fast proof), on text without its
+/// trailing newline.
+pub(crate) fn is_canonical_general(text: &str) -> Result<bool, DecodeError> {
     let mut canon = Canon { keys: Check, verdict: true };
     Decoder::new(text, &DecodeOptions::default(), &mut canon).document_checked()?;
     Ok(canon.verdict)
@@ -279,7 +296,7 @@ pub(crate) struct Canon {
 /// Whether a quoted body (already known to unescape) uses exactly the escapes the encoder
 /// writes: `\\ \" \n \r \t`, `\u00xx` (lowercase) for other control characters, and
 /// no raw control character.
-fn canonically_escaped(body: &str) -> bool {
+pub(crate) fn canonically_escaped(body: &str) -> bool {
     let bytes = body.as_bytes();
     let mut i = 0;
     while i < bytes.len() {

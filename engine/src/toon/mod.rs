@@ -21,11 +21,13 @@ mod encode;
 mod error;
 mod map;
 mod number;
+mod proof;
 mod scan;
 #[cfg(feature = "serde")]
 mod serde;
 mod value;
 
+pub(crate) use decode::is_canonical_general;
 pub use decode::{DecodeOptions, decode, decode_with, is_canonical, validate, validate_with};
 pub use encode::{Delimiter, EncodeOptions, encode, encode_with};
 pub use error::{DecodeError, Rule};
