@@ -83,7 +83,7 @@ impl<'a> Proof<'a> {
         let spaces = leading_spaces(&bytes[start..end]);
         let content = &self.text[start + spaces..end];
         let (&first, &last) = (content.as_bytes().first()?, content.as_bytes().last()?);
-        if spaces % 2 != 0 || matches!(last, b' ' | b'\t' | b'\r') || first == b'#' {
+        if !spaces.is_multiple_of(2) || matches!(last, b' ' | b'\t' | b'\r') || first == b'#' {
             return None;
         }
         let line = Line { depth: spaces / 2, content };
