@@ -247,6 +247,23 @@ fn gets(c: &mut Criterion, data: &Data) {
             }
         })
     });
+    // The same gets on two threads at once (this machine has two cores): each thread runs
+    // the whole order, so an iteration is twice the gets.
+    group.throughput(Throughput::Elements(2 * KEYS));
+    group.bench_function("toonstore-cached-decoded-2-threads", |b| {
+        each_iteration(b, || {
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        for &i in &data.order {
+                            black_box(cached.get_value(&data.keys[i]).unwrap());
+                        }
+                    });
+                }
+            })
+        })
+    });
+    group.throughput(Throughput::Elements(KEYS));
     drop(cached);
     std::fs::remove_dir_all(&dir).ok();
 

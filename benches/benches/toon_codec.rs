@@ -68,9 +68,35 @@ fn bench_document(c: &mut Criterion, group_name: &str, json: serde_json::Value) 
     group.finish();
 }
 
+/// The documents a store holds: 1,000 of about 1 KB (the engine benchmarks' generator),
+/// validated, proved canonical (what a put does) and decoded one by one.
+fn bench_small_documents(c: &mut Criterion) {
+    let docs: Vec<String> = (0..1000).map(workloads::document_1k).collect();
+    let bytes: usize = docs.iter().map(String::len).sum();
+    let mut group = c.benchmark_group("codec-1k");
+    group.sample_size(30);
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("validate/toonstore", |b| {
+        b.iter(|| docs.iter().for_each(|d| toon::validate(black_box(d)).unwrap()))
+    });
+    group.bench_function("canonical/toonstore", |b| {
+        b.iter(|| docs.iter().for_each(|d| assert!(toon::is_canonical(black_box(d)).unwrap())))
+    });
+    group.bench_function("decode/toonstore", |b| {
+        b.iter(|| docs.iter().for_each(|d| drop(toon::decode(black_box(d)).unwrap())))
+    });
+    group.bench_function("decode/serde_toon", |b| {
+        b.iter(|| {
+            docs.iter().for_each(|d| drop(serde_toon::from_str::<serde_toon::Value>(d).unwrap()))
+        })
+    });
+    group.finish();
+}
+
 fn codec(c: &mut Criterion) {
     bench_document(c, "codec-tabular", workloads::tabular());
     bench_document(c, "codec-nested", workloads::nested());
+    bench_small_documents(c);
 }
 
 criterion_group!(benches, codec);

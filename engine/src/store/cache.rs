@@ -34,43 +34,56 @@ struct Shard {
     bytes: usize,
 }
 
-pub(crate) struct Cache {
-    shards: Box<[Mutex<Shard>]>,
-    /// Picks a slot's shard (the shards hash again with their own seeds).
-    spread: FastHasher,
-    shard_limit: usize,
+/// A shard's lock and its counters side by side: a hit writes no line that taking the lock
+/// did not already write (global counters were a line every thread wrote).
+struct ShardCell {
+    shard: Mutex<Shard>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
+pub(crate) struct Cache {
+    shards: Box<[ShardCell]>,
+    /// Picks a slot's shard (the shards hash again with their own seeds).
+    spread: FastHasher,
+    shard_limit: usize,
+}
+
 impl Cache {
     pub fn new(limit: usize) -> Cache {
-        let shard = || {
-            Mutex::new(Shard {
+        let cell = || ShardCell {
+            shard: Mutex::new(Shard {
                 entries: LruCache::with_hasher(usize::MAX, FastHasher::default()),
                 bytes: 0,
-            })
-        };
-        Cache {
-            shards: (0..SHARDS).map(|_| shard()).collect(),
-            spread: FastHasher::default(),
-            shard_limit: limit / SHARDS,
+            }),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+        };
+        Cache {
+            shards: (0..SHARDS).map(|_| cell()).collect(),
+            spread: FastHasher::default(),
+            shard_limit: limit / SHARDS,
         }
     }
 
+    fn cell(&self, slot: &Slot) -> &ShardCell {
+        &self.shards[self.spread.hash_one(slot) as usize % SHARDS]
+    }
+
     fn shard(&self, slot: &Slot) -> MutexGuard<'_, Shard> {
-        let index = self.spread.hash_one(slot) as usize % SHARDS;
-        self.shards[index].lock().unwrap_or_else(PoisonError::into_inner)
+        self.cell(slot).shard.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn get(&self, slot: &Slot) -> Option<Arc<Value>> {
+        let cell = self.cell(slot);
         let found = match self.shard_limit {
             0 => None,
-            _ => self.shard(slot).entries.get(slot).map(|(value, _)| value.clone()),
+            _ => {
+                let mut shard = cell.shard.lock().unwrap_or_else(PoisonError::into_inner);
+                shard.entries.get(slot).map(|(value, _)| value.clone())
+            }
         };
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        let counter = if found.is_some() { &cell.hits } else { &cell.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -104,15 +117,17 @@ impl Cache {
     }
 
     pub fn bytes(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).bytes).sum()
+        let bytes =
+            |cell: &ShardCell| cell.shard.lock().unwrap_or_else(PoisonError::into_inner).bytes;
+        self.shards.iter().map(bytes).sum()
     }
 
     pub fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
+        self.shards.iter().map(|cell| cell.hits.load(Ordering::Relaxed)).sum()
     }
 
     pub fn misses(&self) -> u64 {
-        self.misses.load(Ordering::Relaxed)
+        self.shards.iter().map(|cell| cell.misses.load(Ordering::Relaxed)).sum()
     }
 }
 
