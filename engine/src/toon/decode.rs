@@ -353,6 +353,7 @@ impl<'a> Sink<'a> for &mut Canon {
     type Array = CanonArray;
     const CANON: bool = true;
 
+    // `proof.rs` proves tokens and quoted bodies with these same rules: change both together.
     fn token(&mut self, token: &'a str, strict: bool) -> Result<Kind, String> {
         self.keys.token(token, strict)?;
         let canonical = match token {
