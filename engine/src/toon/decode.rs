@@ -293,10 +293,38 @@ pub(crate) struct Canon {
     verdict: bool,
 }
 
+/// Whether an unquoted token is what the encoder writes for its value: a literal, a number
+/// in its shortest spelling, or a string that needs no quotes. (The canonical check and the
+/// fast proof in `proof.rs` both judge tokens here.)
+pub(crate) fn canonical_token(token: &str) -> bool {
+    match token.as_bytes().first() {
+        None => false,
+        // Only these can start a number (`scan::numeric_literal_shape`).
+        Some(b'-' | b'0'..=b'9') => {
+            super::number::is_plainly_canonical(token)
+                || match parse_numeric_token(token) {
+                    NumericToken::Number(n) => n.is_spelled(token),
+                    _ => super::encode::is_safe_unquoted(token, b','),
+                }
+        }
+        Some(_) => {
+            matches!(token, "true" | "false" | "null")
+                || super::encode::is_safe_unquoted(token, b',')
+        }
+    }
+}
+
+/// Whether a quoted body is what the encoder writes: quoting was needed and the escapes are
+/// its own. `Err` when the body does not unescape.
+pub(crate) fn canonically_quoted(body: &str) -> Result<bool, scan::EscapeError> {
+    let text = scan::unescape(body)?;
+    Ok(!super::encode::is_safe_unquoted(&text, b',') && canonically_escaped(body))
+}
+
 /// Whether a quoted body (already known to unescape) uses exactly the escapes the encoder
 /// writes: `\\ \" \n \r \t`, `\u00xx` (lowercase) for other control characters, and
 /// no raw control character.
-pub(crate) fn canonically_escaped(body: &str) -> bool {
+fn canonically_escaped(body: &str) -> bool {
     let bytes = body.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -353,26 +381,16 @@ impl<'a> Sink<'a> for &mut Canon {
     type Array = CanonArray;
     const CANON: bool = true;
 
-    // `proof.rs` proves tokens and quoted bodies with these same rules: change both together.
     fn token(&mut self, token: &'a str, strict: bool) -> Result<Kind, String> {
         self.keys.token(token, strict)?;
-        let canonical = match token {
-            "true" | "false" | "null" => true,
-            _ if super::number::is_plainly_canonical(token) => true,
-            _ => match parse_numeric_token(token) {
-                NumericToken::Number(n) => n.is_spelled(token),
-                _ => super::encode::is_safe_unquoted(token, b','),
-            },
-        };
-        if !canonical {
+        if !canonical_token(token) {
             self.verdict = false;
         }
         Ok(Kind::Primitive)
     }
 
     fn quoted(&mut self, body: &'a str) -> Result<Kind, scan::EscapeError> {
-        let text = scan::unescape(body)?;
-        if super::encode::is_safe_unquoted(&text, b',') || !canonically_escaped(body) {
+        if !canonically_quoted(body)? {
             self.verdict = false;
         }
         Ok(Kind::Primitive)

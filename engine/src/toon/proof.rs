@@ -13,9 +13,8 @@
 //! objects), makes it give up, and the general check decides. The differential tests and
 //! the `toon` fuzz target hold the two to that.
 
-use super::decode::canonically_escaped;
+use super::decode::{Kind, canonical_token, canonically_quoted};
 use super::encode::{is_bare_key, is_safe_unquoted};
-use super::number::is_plainly_canonical;
 use super::scan;
 
 /// Whether `text` (its one trailing newline already removed) is proven canonical under the
@@ -36,15 +35,6 @@ struct Line<'a> {
     depth: usize,
     /// After the indentation.
     content: &'a str,
-}
-
-/// What a container needs to know of its member to judge its own form (as `decode::Kind`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Primitive,
-    Array,
-    EmptyObject,
-    Object,
 }
 
 struct Proof<'a> {
@@ -207,7 +197,7 @@ fn cells(line: &str) -> Step<usize> {
             quoted_from(line, start)?
         } else {
             let end = find_byte(bytes, start, b',');
-            token(&line[start..end])?;
+            canonical_token(&line[start..end]).then_some(())?;
             end
         };
         count += 1;
@@ -223,7 +213,7 @@ fn cells(line: &str) -> Step<usize> {
 fn primitive(value: &str) -> Step {
     match value.starts_with('"') {
         true => (quoted_from(value, 0)? == value.len()).then_some(()),
-        false => token(value),
+        false => canonical_token(value).then_some(()),
     }
 }
 
@@ -233,82 +223,63 @@ fn quoted_from(text: &str, open: usize) -> Step<usize> {
     let stop = plain_string_end(text.as_bytes(), open + 1)?;
     if text.as_bytes()[stop] != b'"' {
         let close = scan::find_closing_quote(text, open)?;
-        quoted(&text[open + 1..close])?;
+        canonically_quoted(&text[open + 1..close]).ok()?.then_some(())?;
         return Some(close + 1);
     }
-    // No escape, no control character: canonical when the encoder had to quote it.
+    // No escape and no control character: `canonically_quoted` comes down to this, without
+    // scanning the body again.
     (!is_safe_unquoted(&text[open + 1..stop], b',')).then_some(stop + 1)
 }
 
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 
+/// `byte` in each of a word's eight bytes.
+fn splat(byte: u8) -> u64 {
+    ONES * u64::from(byte)
+}
+
 /// Bytes of `x` below `n` (n <= 128) flagged in their high bit. Only the lowest flag is
-/// exact (a borrow can flag bytes above it), which is all [`plain_string_end`] needs.
+/// exact (a borrow can flag bytes above it), which is all [`first_byte`] needs.
 fn below(x: u64, n: u8) -> u64 {
-    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
+    x.wrapping_sub(splat(n)) & !x & HIGHS
 }
 
-/// How many spaces `line` starts with, eight at a time.
-#[inline]
-fn leading_spaces(line: &[u8]) -> usize {
-    let mut i = 0;
-    while let Some(chunk) = line.get(i..i + 8) {
-        let other = u64::from_le_bytes(chunk.try_into().expect("eight bytes")) ^ (ONES * 0x20);
-        if other != 0 {
-            return i + (other.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    i + line[i..].iter().take_while(|&&b| b == b' ').count()
-}
-
-/// Index of the first `byte` at or after `i`, or the length. Spans here are short (a line,
-/// a cell), where a word at a time beats memchr's set-up.
-#[inline]
-fn find_byte(bytes: &[u8], mut i: usize, byte: u8) -> usize {
+/// Index of the first byte at or after `i` that `is` picks, eight bytes at a time (no SIMD,
+/// so wasm gains as much as native; spans here are short, where this beats memchr's
+/// set-up). `flags` marks a word's picked bytes, loaded little-endian: its lowest set bit
+/// must lie in the first picked byte. The tail is checked a byte at a time with `is`.
+#[inline(always)]
+fn first_byte(
+    bytes: &[u8],
+    mut i: usize,
+    flags: impl Fn(u64) -> u64,
+    is: impl Fn(u8) -> bool,
+) -> Option<usize> {
     while let Some(chunk) = bytes.get(i..i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let found = below(x ^ (ONES * u64::from(byte)), 1);
-        if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    bytes[i..].iter().position(|&b| b == byte).map_or(bytes.len(), |p| i + p)
-}
-
-/// Index of the first `"`, `\` or control character at or after `i`, eight bytes at a
-/// time (no SIMD needed, so wasm gains as much as native).
-fn plain_string_end(bytes: &[u8], mut i: usize) -> Step<usize> {
-    let stops = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let found = below(x ^ (ONES * u64::from(b'"')), 1)
-            | below(x ^ (ONES * u64::from(b'\\')), 1)
-            | below(x, 0x20);
+        let found = flags(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
         if found != 0 {
             return Some(i + (found.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    bytes[i..].iter().position(|&b| stops(b)).map(|p| i + p)
+    bytes[i..].iter().position(|&b| is(b)).map(|p| i + p)
 }
 
-/// An unquoted token the encoder writes as it is: a literal, a number in its shortest
-/// spelling, or a string that needs no quotes.
-fn token(token: &str) -> Step {
-    let proven = match token.as_bytes().first()? {
-        b'-' | b'0'..=b'9' => is_plainly_canonical(token) || is_safe_unquoted(token, b','),
-        _ => matches!(token, "true" | "false" | "null") || is_safe_unquoted(token, b','),
-    };
-    proven.then_some(())
+/// How many spaces `line` starts with.
+fn leading_spaces(line: &[u8]) -> usize {
+    first_byte(line, 0, |x| x ^ splat(b' '), |b| b != b' ').unwrap_or(line.len())
 }
 
-/// A quoted string's body the encoder writes: quoting was needed, escapes are its own.
-fn quoted(body: &str) -> Step {
-    let text = scan::unescape(body).ok()?;
-    (!is_safe_unquoted(&text, b',') && canonically_escaped(body)).then_some(())
+/// Index of the first `byte` at or after `i`, or the length.
+fn find_byte(bytes: &[u8], i: usize, byte: u8) -> usize {
+    first_byte(bytes, i, |x| below(x ^ splat(byte), 1), |b| b == byte).unwrap_or(bytes.len())
+}
+
+/// Index of the first `"`, `\` or control character at or after `i`.
+fn plain_string_end(bytes: &[u8], i: usize) -> Step<usize> {
+    let flags = |x| below(x ^ splat(b'"'), 1) | below(x ^ splat(b'\\'), 1) | below(x, 0x20);
+    first_byte(bytes, i, flags, |b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
 #[cfg(test)]
