@@ -157,16 +157,8 @@ fn codec(results: &Results, run: &str) -> String {
             false,
         ),
     ] {
-        let line = match measured {
-            Some(v) => {
-                let met = if higher { v >= goal } else { v <= goal };
-                let sign = if higher { ">=" } else { "<=" };
-                let verdict = if met { "met" } else { "MISSED" };
-                format!("| 1 KB documents | {what} | {v:.2} | {sign} {goal} | {verdict} |")
-            }
-            None => format!("| 1 KB documents | {what} | not run | {goal} | not run |"),
-        };
-        writeln!(targets, "{line}").unwrap();
+        let cells = judged(measured, goal, higher, "");
+        writeln!(targets, "| 1 KB documents | {what} | {cells} |").unwrap();
     }
     writeln!(
         out,
@@ -316,24 +308,21 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     a.zip(b).map(|(a, b)| a / b)
 }
 
+/// The measured, goal and verdict cells of a target row: `higher` when the goal is a floor.
+fn judged(measured: Option<f64>, goal: f64, higher: bool, unit: &str) -> String {
+    let Some(v) = measured else { return format!("not run | {goal}{unit} | not run") };
+    let met = if higher { v >= goal } else { v <= goal };
+    let sign = if higher { ">=" } else { "<=" };
+    format!("{v:.2}{unit} | {sign} {goal}{unit} | {}", if met { "met" } else { "MISSED" })
+}
+
 /// The rows of a targets table: what was measured against its goal, met or MISSED.
 #[derive(Default)]
 struct Targets(String);
 
 impl Targets {
     fn add(&mut self, what: &str, measured: Option<f64>, goal: f64, higher: bool, unit: &str) {
-        let line = match measured {
-            Some(v) => {
-                let met = if higher { v >= goal } else { v <= goal };
-                let sign = if higher { ">=" } else { "<=" };
-                format!(
-                    "| {what} | {v:.2}{unit} | {sign} {goal}{unit} | {} |",
-                    if met { "met" } else { "MISSED" }
-                )
-            }
-            None => format!("| {what} | not run | {goal}{unit} | not run |"),
-        };
-        writeln!(self.0, "{line}").unwrap();
+        writeln!(self.0, "| {what} | {} |", judged(measured, goal, higher, unit)).unwrap();
     }
 
     /// A ratio that must reach `goal` (most targets: "at least Nx the peer").

@@ -42,6 +42,12 @@ struct ShardCell {
     misses: AtomicU64,
 }
 
+impl ShardCell {
+    fn lock(&self) -> MutexGuard<'_, Shard> {
+        self.shard.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 pub(crate) struct Cache {
     shards: Box<[ShardCell]>,
     /// Picks a slot's shard (the shards hash again with their own seeds).
@@ -71,17 +77,14 @@ impl Cache {
     }
 
     fn shard(&self, slot: &Slot) -> MutexGuard<'_, Shard> {
-        self.cell(slot).shard.lock().unwrap_or_else(PoisonError::into_inner)
+        self.cell(slot).lock()
     }
 
     pub fn get(&self, slot: &Slot) -> Option<Arc<Value>> {
         let cell = self.cell(slot);
         let found = match self.shard_limit {
             0 => None,
-            _ => {
-                let mut shard = cell.shard.lock().unwrap_or_else(PoisonError::into_inner);
-                shard.entries.get(slot).map(|(value, _)| value.clone())
-            }
+            _ => cell.lock().entries.get(slot).map(|(value, _)| value.clone()),
         };
         let counter = if found.is_some() { &cell.hits } else { &cell.misses };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -117,9 +120,7 @@ impl Cache {
     }
 
     pub fn bytes(&self) -> usize {
-        let bytes =
-            |cell: &ShardCell| cell.shard.lock().unwrap_or_else(PoisonError::into_inner).bytes;
-        self.shards.iter().map(bytes).sum()
+        self.shards.iter().map(|cell| cell.lock().bytes).sum()
     }
 
     pub fn hits(&self) -> u64 {

@@ -18,9 +18,9 @@ pub fn toon_text(bytes: &[u8]) {
     let decoded = toon::decode(text);
     assert_eq!(toon::validate(text).is_ok(), decoded.is_ok(), "validate and decode disagree");
     let canonical = toon::is_canonical(text);
-    let stripped = text.strip_suffix('\n').unwrap_or(text);
     if canonical == Ok(true) {
         // The fast proof never says yes where the general check does not.
+        let stripped = text.strip_suffix('\n').unwrap_or(text);
         assert_eq!(toon::is_canonical_general(stripped), Ok(true), "an unsound fast proof");
     }
     assert_eq!(canonical.is_ok(), decoded.is_ok(), "the canonical proof and decode disagree");
