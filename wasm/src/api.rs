@@ -15,6 +15,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::FileSystemSyncAccessHandle;
 
 use crate::opfs::OpfsStorage;
+use crate::text::{string_of, with_utf8};
 
 /// A JavaScript `Error` with a `code` property.
 fn error(code: &str, message: impl Into<String>) -> JsValue {
@@ -51,6 +52,11 @@ fn store_error(e: Error) -> JsValue {
         let _ = set("limit", *limit as f64);
     }
     js
+}
+
+/// A document argument that is not a string.
+fn not_text(what: &str) -> JsValue {
+    error("InvalidArgument", format!("{what} must be a string"))
 }
 
 fn io_error(e: std::io::Error) -> JsValue {
@@ -277,15 +283,16 @@ impl WasmStore {
 
     /// Stores a value given as JSON text (converted to canonical TOON).
     #[wasm_bindgen(js_name = putJson)]
-    pub fn put_json(&self, key: &str, json: &str) -> Result<(), JsValue> {
-        let value = value_of(json)?;
+    pub fn put_json(&self, key: &str, json: &JsValue) -> Result<(), JsValue> {
+        let value = with_utf8(json, value_of).ok_or_else(|| not_text("json"))??;
         with_store!(self, |s| s.put_value(key, &value)).map_err(store_error)
     }
 
     /// Stores TOON text (validated, kept canonical).
     #[wasm_bindgen(js_name = putText)]
-    pub fn put_text(&self, key: &str, text: &str) -> Result<(), JsValue> {
-        with_store!(self, |s| s.put(key, text)).map_err(store_error)
+    pub fn put_text(&self, key: &str, text: &JsValue) -> Result<(), JsValue> {
+        let put = with_utf8(text, |text| with_store!(self, |s| s.put(key, text)));
+        put.ok_or_else(|| not_text("text"))?.map_err(store_error)
     }
 
     /// The value under `key` as JSON text, or `undefined`.
@@ -308,15 +315,15 @@ impl WasmStore {
     }
 
     /// Appends TOON text (or JSON text, when `is_json`) as the next row; its id.
-    pub fn append(&self, text: &str, is_json: bool) -> Result<f64, JsValue> {
-        let id = match is_json {
+    pub fn append(&self, text: &JsValue, is_json: bool) -> Result<f64, JsValue> {
+        let id = with_utf8(text, |text| match is_json {
             true => {
                 let value = value_of(text)?;
-                with_store!(self, |s| s.append_value(&value))
+                with_store!(self, |s| s.append_value(&value)).map_err(store_error)
             }
-            false => with_store!(self, |s| s.append(text)),
-        };
-        Ok(id.map_err(store_error)? as f64)
+            false => with_store!(self, |s| s.append(text)).map_err(store_error),
+        });
+        Ok(id.ok_or_else(|| not_text("text"))?? as f64)
     }
 
     /// Row `id`'s value as JSON text, or `undefined`.
@@ -368,13 +375,12 @@ impl WasmStore {
             let key = field("key")?.as_string().ok_or_else(|| error("InvalidArgument", "key"))?;
             match field("type")?.as_string().as_deref() {
                 Some("putJson") => {
-                    let json = field("json")?.as_string();
-                    let json = json.ok_or_else(|| error("InvalidArgument", "json"))?;
-                    batch.put_value(key, &value_of(&json)?)
+                    let value = with_utf8(&field("json")?, value_of);
+                    batch.put_value(key, &value.ok_or_else(|| not_text("json"))??)
                 }
                 Some("putText") => {
-                    let text = field("text")?.as_string();
-                    batch.put(key, text.ok_or_else(|| error("InvalidArgument", "text"))?)
+                    let text = string_of(&field("text")?);
+                    batch.put(key, text.ok_or_else(|| not_text("text"))?)
                 }
                 Some("delete") => batch.delete(key),
                 other => return Err(error("InvalidArgument", format!("batch op {other:?}"))),
@@ -387,13 +393,14 @@ impl WasmStore {
     /// [`batch`](Self::batch) does: the path for puts a page made in one task, without an op
     /// object per put to read field by field (each field name crossed as a new string).
     #[wasm_bindgen(js_name = putManyJson)]
-    pub fn put_many_json(&self, keys: Vec<String>, jsons: Vec<String>) -> Result<(), JsValue> {
+    pub fn put_many_json(&self, keys: Vec<String>, jsons: Vec<JsValue>) -> Result<(), JsValue> {
         if keys.len() != jsons.len() {
             return Err(error("InvalidArgument", "one JSON text per key"));
         }
         let mut batch = Batch::new();
         for (key, json) in keys.into_iter().zip(&jsons) {
-            batch.put_value(key, &value_of(json)?);
+            let value = with_utf8(json, value_of).ok_or_else(|| not_text("json"))??;
+            batch.put_value(key, &value);
         }
         with_store!(self, |s| s.batch(&batch)).map_err(store_error)
     }

@@ -16,6 +16,8 @@ pub mod api;
 #[cfg(target_arch = "wasm32")]
 pub mod opfs;
 pub mod slot;
+#[cfg(target_arch = "wasm32")]
+mod text;
 
 #[cfg(target_arch = "wasm32")]
 use std::cell::RefCell;

@@ -104,7 +104,10 @@ export default {
         bigint: await code(() => store.put('k', { n: 1n })),
         tooLarge: await code(() => store.put('k', { s: 'x'.repeat(2 << 20) })),
         emptyKey: await code(() => store.put('', { a: 1 })),
+        notText: await code(() => store.putText('k', 42)),
+        notTextInBatch: await code(() => store.batch([{ type: 'putText', key: 'k', text: null }])),
       };
+      results.notStored = await store.getText('k');
       await store.put('k', { fine: true });
       results.after = await store.get('k');
       await store.close();
@@ -116,6 +119,9 @@ export default {
     assert.equal(out.bigint.code, 'InvalidDocument');
     assert.equal(out.tooLarge.code, 'TooLarge');
     assert.equal(out.emptyKey.code, 'InvalidKey');
+    assert.equal(out.notText.code, 'InvalidArgument');
+    assert.equal(out.notTextInBatch.code, 'InvalidArgument');
+    assert.equal(out.notStored, undefined);
     assert.deepEqual(out.after, { fine: true });
     assert.equal(out.closed.code, 'Closed');
   },
