@@ -9,12 +9,15 @@
 //!
 //! Backends: [`MemoryStorage`] (always built), [`StdStorage`] (a directory; positional I/O
 //! natively and under WASI), [`MmapStorage`] (native; sealed files are read through a
-//! memory map). [`fault::FaultyStorage`] wraps any of them to inject failures and to
-//! produce the durable image a power cut would leave. [`conformance`] is the one suite every
-//! backend must pass, exported so that backends in other crates run it too.
+//! memory map). [`CachedStorage`] wraps any of them with a cache of file blocks, for the
+//! homes without memory maps (WASI, OPFS). [`fault::FaultyStorage`] wraps any of them to
+//! inject failures and to produce the durable image a power cut would leave. [`conformance`]
+//! is the one suite every backend must pass, exported so that backends in other crates run
+//! it too.
 
 use std::io;
 
+mod cached;
 pub mod conformance;
 pub mod fault;
 mod memory;
@@ -23,6 +26,7 @@ mod mmap;
 #[cfg(any(unix, target_os = "wasi"))]
 mod std_file;
 
+pub use cached::{BlockCache, CachedFile, CachedStorage};
 pub use memory::MemoryStorage;
 #[cfg(not(target_arch = "wasm32"))]
 pub use mmap::MmapStorage;
