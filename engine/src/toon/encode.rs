@@ -444,20 +444,27 @@ pub(crate) fn is_bare_key(key: &str) -> bool {
         && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
 }
 
-/// Bytes that force quoting anywhere in a string (the delimiter is checked apart).
-const UNSAFE: [bool; 256] = {
-    let mut table = [false; 256];
+/// What each byte forces inside a bare string: [`UNSAFE`] anywhere (control characters and
+/// `:"\[]{}`), or [`COMMA`] / [`PIPE`] when that is the delimiter (a tab is a control
+/// character already).
+const UNSAFE: u8 = 1;
+const COMMA: u8 = 2;
+const PIPE: u8 = 4;
+const QUOTING: [u8; 256] = {
+    let mut table = [0; 256];
     let mut i = 0;
     while i < 0x20 {
-        table[i] = true;
+        table[i] = UNSAFE;
         i += 1;
     }
     let specials = *b":\"\\[]{}";
     let mut j = 0;
     while j < specials.len() {
-        table[specials[j] as usize] = true;
+        table[specials[j] as usize] = UNSAFE;
         j += 1;
     }
+    table[b',' as usize] = COMMA;
+    table[b'|' as usize] = PIPE;
     table
 };
 
@@ -470,7 +477,21 @@ pub(crate) fn is_safe_unquoted(s: &str, delimiter: u8) -> bool {
     if matches!(first, b' ' | b'\t' | b'-' | b'#') || matches!(last, b' ' | b'\t') {
         return false;
     }
-    if bytes.iter().any(|&b| UNSAFE[b as usize] || b == delimiter) {
+    let forbidden = match delimiter {
+        b',' => UNSAFE | COMMA,
+        b'|' => UNSAFE | PIPE,
+        b'\t' => UNSAFE,
+        other => return !bytes.contains(&other) && is_safe_unquoted(s, b'\t'),
+    };
+    // Eight bytes' classes ORed together, without a branch per byte: strings are mostly
+    // safe, and most of the time goes to the long ones.
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        if chunk.iter().fold(0, |seen, &b| seen | QUOTING[b as usize]) & forbidden != 0 {
+            return false;
+        }
+    }
+    if chunks.remainder().iter().fold(0, |seen, &b| seen | QUOTING[b as usize]) & forbidden != 0 {
         return false;
     }
     if matches!(s, "true" | "false" | "null") {
@@ -564,4 +585,40 @@ fn tabular_fields<'v>(rows: &[&'v Value]) -> Option<Vec<FieldNode<'v>>> {
             Some(FieldNode { name, index, children: Some(tabular_fields(&column)?) })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_safe_unquoted;
+
+    /// Every byte that forces quoting, at every position of strings long enough to cross
+    /// the eight-byte chunks, under each delimiter.
+    #[test]
+    fn any_forcing_byte_anywhere_forces_quotes() {
+        for len in 1..=19 {
+            for at in 0..len {
+                for delimiter in [b',', b'|', b'\t'] {
+                    for byte in 0..=255u8 {
+                        if !byte.is_ascii() {
+                            continue;
+                        }
+                        let mut text = vec![b'a'; len];
+                        text[at] = byte;
+                        let text = std::str::from_utf8(&text).unwrap();
+                        let forcing =
+                            byte < 0x20 || b":\"\\[]{}".contains(&byte) || byte == delimiter;
+                        let edge = (at == 0 && b" -#".contains(&byte))
+                            || ((at == 0 || at == len - 1) && byte == b' ')
+                            || (len == 1 && byte.is_ascii_digit());
+                        let expected = !(forcing || edge);
+                        assert_eq!(
+                            is_safe_unquoted(text, delimiter),
+                            expected,
+                            "{text:?} with delimiter {delimiter:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
