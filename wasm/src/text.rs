@@ -2,11 +2,10 @@
 //!
 //! A `&str` parameter makes wasm-bindgen's glue copy the string into wasm memory one UTF-16
 //! unit at a time in a JavaScript loop, falling back to `TextEncoder` only at the first
-//! non-ASCII character: 1.3-1.8 us for a 1 KB document in V8, as long as the rest of a put
-//! (measured in `node`, and as 21% of a worker's put time in a Chromium profile). Documents
-//! instead cross as `JsString`s and are written into wasm memory by one
-//! `TextEncoder.encodeInto` call (90-140 ns for the same 1 KB). Keys stay `&str`: they are
-//! short.
+//! non-ASCII character: 0.9-1.5 us for a 1 KB document in a Chromium worker, about 1 us in
+//! Firefox. Documents instead cross as JS values and are written into a reused buffer in
+//! wasm memory by one `TextEncoder.encodeInto` call (0.67-0.87 us in Chromium, 0.29-0.32 us
+//! in Firefox; a worker micro-benchmark). Keys stay `&str`: they are short.
 
 use std::cell::RefCell;
 
@@ -30,56 +29,56 @@ extern "C" {
     type Progress;
 
     #[wasm_bindgen(method, getter)]
+    fn read(this: &Progress) -> u32;
+
+    #[wasm_bindgen(method, getter)]
     fn written(this: &Progress) -> u32;
 }
 
+/// Strings longer than this (in UTF-16 units) take wasm-bindgen's own copy: the buffer
+/// here must hold 3 bytes per unit, and wasm memory never shrinks.
+const LONGEST: u32 = 1 << 20;
+
 thread_local! {
     static ENCODER: Utf8Encoder = Utf8Encoder::new();
-    /// Reused for documents that are only borrowed ([`with_utf8`]).
+    /// Where documents are encoded, kept initialised (zeros at first) and reused.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Writes `text` as UTF-8 into `bytes`'s spare capacity (lone surrogates become U+FFFD, as
-/// with any `&str` parameter) and returns it as a `String`.
-fn encode(text: &JsString, mut bytes: Vec<u8>) -> String {
-    bytes.clear();
-    // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, 2 units, is 4).
-    let most = text.length() as usize * 3;
-    bytes.reserve(most);
-    // The view is made after the reservation: growing wasm memory would detach it.
-    let spare = bytes.spare_capacity_mut();
-    // SAFETY: the view covers `most` bytes of `bytes`'s allocation, which nothing else
-    // touches until `encodeInto` returns and the view is dropped; wasm has one thread.
-    let view = unsafe { Uint8Array::view_mut_raw(spare.as_mut_ptr().cast(), most) };
-    let written = ENCODER.with(|encoder| encoder.encode_into(text, &view).written()) as usize;
-    drop(view);
-    // SAFETY: `encodeInto` initialised the first `written` bytes, within the capacity.
-    unsafe { bytes.set_len(written.min(most)) };
-    // `encodeInto` writes well-formed UTF-8; checking it costs little next to a put's own
-    // validation and keeps this function safe whatever the encoder does.
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// `text` as an owned `String`, sized to fit (for documents that are kept, as in a batch);
-/// `None` when `value` is not a string.
-pub fn string_of(value: &JsValue) -> Option<String> {
-    let text = value.dyn_ref::<JsString>()?;
-    let mut string = encode(text, Vec::new());
-    string.shrink_to_fit();
-    Some(string)
-}
-
-/// Runs `f` on `value`'s text, encoded into a buffer reused from call to call; `None` when
-/// `value` is not a string.
+/// Runs `f` on `value`'s text (lone surrogates become U+FFFD, as with any `&str`
+/// parameter); `None` when `value` is not a string.
 pub fn with_utf8<R>(value: &JsValue, f: impl FnOnce(&str) -> R) -> Option<R> {
     let text = value.dyn_ref::<JsString>()?;
-    let scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    let string = encode(text, scratch);
-    let result = f(&string);
-    // Keep the allocation for the next call, unless a huge document made it huge.
-    let bytes = string.into_bytes();
-    if bytes.capacity() <= 4 << 20 {
-        SCRATCH.with(|s| *s.borrow_mut() = bytes);
+    let units = text.length();
+    if units > LONGEST {
+        return Some(f(&text.as_string()?));
     }
-    Some(result)
+    // Taken out for the call, so that `f` may encode another string.
+    let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, 2 units, is 4).
+    let most = units as usize * 3;
+    if scratch.len() < most {
+        scratch.resize(most, 0);
+    }
+    let (read, written) = ENCODER.with(|encoder| {
+        // SAFETY: the view covers `most` initialised bytes of `scratch`, which nothing else
+        // touches until it is dropped; wasm has one thread.
+        let view = unsafe { Uint8Array::view_mut_raw(scratch.as_mut_ptr(), most) };
+        let progress = encoder.encode_into(text, &view);
+        (progress.read(), progress.written() as usize)
+    });
+    // Giving the view and the result their JavaScript handles can grow wasm memory, which
+    // detaches the view's buffer: then nothing was written, and the glue's copy is used.
+    let result = match std::str::from_utf8(&scratch[..written.min(most)]) {
+        Ok(utf8) if read == units => Some(f(utf8)),
+        _ => text.as_string().map(|copy| f(&copy)),
+    };
+    SCRATCH.with(|s| *s.borrow_mut() = scratch);
+    result
+}
+
+/// `value`'s text as an owned `String` (for documents that are kept, as in a batch);
+/// `None` when `value` is not a string.
+pub fn string_of(value: &JsValue) -> Option<String> {
+    with_utf8(value, str::to_owned)
 }
