@@ -162,7 +162,8 @@ fn codec(results: &Results, run: &str) -> String {
     }
     writeln!(
         out,
-        "\n| document | ratio | measured | target | |\n|---|---|---:|---:|---|\n{targets}"
+        "\n| document | ratio | measured | target | |\n|---|---|---:|---:|---|\n{targets}{}",
+        why_missed(&targets)
     )
     .unwrap();
     out.trim_end().to_owned()
@@ -316,6 +317,16 @@ fn judged(measured: Option<f64>, goal: f64, higher: bool, unit: &str) -> String 
     format!("{v:.2}{unit} | {sign} {goal}{unit} | {}", if met { "met" } else { "MISSED" })
 }
 
+/// Under a targets table with a miss: where the profile of each miss is described.
+fn why_missed(rows: &str) -> &'static str {
+    match rows.contains("MISSED") {
+        true => {
+            "\nWhat the profile of each MISSED row shows: [benches/PROFILES.md](benches/PROFILES.md).\n"
+        }
+        false => "",
+    }
+}
+
 /// The rows of a targets table: what was measured against its goal, met or MISSED.
 #[derive(Default)]
 struct Targets(String);
@@ -330,8 +341,13 @@ impl Targets {
         self.add(what, measured, goal, true, "x");
     }
 
+    /// The table, and where its misses are explained when it has any.
     fn table(&self) -> String {
-        format!("| target | measured | goal | |\n|---|---:|---:|---|\n{}", self.0)
+        format!(
+            "| target | measured | goal | |\n|---|---:|---:|---|\n{}{}",
+            self.0,
+            why_missed(&self.0)
+        )
     }
 }
 
