@@ -12,7 +12,6 @@ const DOCS = 2000;
 const HELPERS = `(async () => {
   window.docs = await import('/bench/documents.js');
   window.idb = await import('/node_modules/idb-keyval/dist/index.js');
-  window.now = () => performance.timeOrigin + performance.now();
   window.chunks = async (n, size, fn) => {
     const samples = [];
     for (let c = 0; c < n; c += size) {
@@ -130,33 +129,37 @@ export async function measureTabs(context, origin, previousOrigin) {
     return times;
   }, rounds);
 
-  // A change seen by watch in another tab: from the put's call in the leading tab (an upper
-  // bound of the time from its commit) to the event in the follower.
+  // A change seen by watch in another tab: from the put's call in the leading tab to the
+  // follower's answer that its watch saw it, both on the leading tab's clock (the two tabs'
+  // `timeOrigin`s do not agree closely enough in Firefox: differences came out negative).
+  // An upper bound: it adds the answer's hop back.
   await run(follower, () => {
-    window.seen = new Map();
     window.stopWatch = new AbortController();
+    const answers = new BroadcastChannel('bench-watch');
     (async () => {
       for await (const event of window.store.watch({ prefix: 'w/', signal: window.stopWatch.signal })) {
-        window.seen.set(event.key, window.now());
+        answers.postMessage(event.key);
       }
     })();
   });
-  const sent = await run(leader, async () => {
+  samples.watch = await run(leader, async () => {
+    const heard = new Map();
+    const answers = new BroadcastChannel('bench-watch');
+    answers.onmessage = ({ data }) => heard.get(data)?.(performance.now());
     const times = [];
     for (let i = 0; i < 200; i++) {
-      const at = window.now();
+      const at = performance.now();
+      const seen = new Promise((resolve) => { heard.set(`w/${i}`, resolve); });
       await window.store.put(`w/${i}`, { i });
-      times.push(at);
+      times.push((await seen) - at);
       // 5 ms apart, so each event is timed alone; by spinning, because a background tab's
       // timers are throttled (to 1 s in Firefox).
       for (const until = performance.now() + 5; performance.now() < until;);
     }
+    answers.close();
     return times;
   });
-  await follower.waitForFunction(() => window.seen.size >= 200);
-  const seen = await run(follower, () => Array.from({ length: 200 }, (_, i) => window.seen.get(`w/${i}`)));
   step('watch');
-  samples.watch = sent.map((at, i) => seen[i] - at);
   await run(follower, () => window.stopWatch.abort());
 
   step('failover');

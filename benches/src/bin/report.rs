@@ -672,7 +672,7 @@ fn browser_tables(results: &Results, page: &str, tabs: &str, out: &mut String) {
         ("awaited put, shared store (the cache tab listens)", "put-awaited-shared"),
         ("1,000 puts issued at once, awaited together", "puts-1000"),
         ("idb-keyval setMany of the same 1,000", "idb-setMany-1000"),
-        ("watch: a change seen in another tab", "watch"),
+        ("watch: a change seen in another tab (and its answer back)", "watch"),
         ("failover: leader closed -> next answer", "failover"),
     ];
     for (what, name) in figures {
