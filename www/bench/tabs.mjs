@@ -133,32 +133,51 @@ export async function measureTabs(context, origin, previousOrigin) {
   // follower's answer that its watch saw it, both on the leading tab's clock (the two tabs'
   // `timeOrigin`s do not agree closely enough in Firefox: differences came out negative).
   // An upper bound: it adds the answer's hop back.
-  await run(follower, () => {
+  const channel = `bench-watch-${name}`;
+  await run(follower, (channel) => {
     window.stopWatch = new AbortController();
-    const answers = new BroadcastChannel('bench-watch');
+    const answers = new BroadcastChannel(channel);
+    window.stopWatch.signal.addEventListener('abort', () => answers.close());
     (async () => {
       for await (const event of window.store.watch({ prefix: 'w/', signal: window.stopWatch.signal })) {
-        answers.postMessage(event.key);
+        if (event.key !== undefined) answers.postMessage(event.key);
       }
     })();
-  });
-  samples.watch = await run(leader, async () => {
+  }, channel);
+  samples.watch = await run(leader, async (channel) => {
     const heard = new Map();
-    const answers = new BroadcastChannel('bench-watch');
+    const answers = new BroadcastChannel(channel);
     answers.onmessage = ({ data }) => heard.get(data)?.(performance.now());
     const times = [];
-    for (let i = 0; i < 200; i++) {
-      const at = performance.now();
-      const seen = new Promise((resolve) => { heard.set(`w/${i}`, resolve); });
-      await window.store.put(`w/${i}`, { i });
-      times.push((await seen) - at);
-      // 5 ms apart, so each event is timed alone; by spinning, because a background tab's
-      // timers are throttled (to 1 s in Firefox).
-      for (const until = performance.now() + 5; performance.now() < until;);
+    try {
+      // The follower's watch is live once it answers a change (its listen reaches the
+      // leader after the watch starts): until then a change may go unannounced.
+      for (let tries = 0; ; tries++) {
+        const answered = new Promise((resolve) => {
+          heard.set('w/ready', () => resolve(true));
+          setTimeout(() => resolve(false), 200);
+        });
+        await window.store.put('w/ready', { tries });
+        if (await answered) break;
+        if (tries === 25) throw new Error('watch: the follower never answered a change');
+      }
+      for (let i = 0; i < 200; i++) {
+        const at = performance.now();
+        const seen = new Promise((resolve, reject) => {
+          heard.set(`w/${i}`, resolve);
+          setTimeout(() => reject(new Error(`watch: no answer for w/${i} in 5 s`)), 5000);
+        });
+        await window.store.put(`w/${i}`, { i });
+        times.push((await seen) - at);
+        // 5 ms apart, so each event is timed alone; by spinning, because a background tab's
+        // timers are throttled (to 1 s in Firefox).
+        for (const until = performance.now() + 5; performance.now() < until;);
+      }
+    } finally {
+      answers.close();
     }
-    answers.close();
     return times;
-  });
+  }, channel);
   step('watch');
   await run(follower, () => window.stopWatch.abort());
 

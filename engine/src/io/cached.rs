@@ -165,8 +165,18 @@ impl<S: Storage> Storage for CachedStorage<S> {
         // Gone (or never there): the next file of this name starts afresh. Handles still
         // open keep their state: they read what the removed file held. A failed removal
         // keeps the name's state, shared with the handles of the file that stays.
-        if removed.is_ok() || removed.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
-            files.remove(name);
+        // Lock order: the names, then a file, then the blocks.
+        match &removed {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                // What a failed removal left is the backend's to say: forget the blocks.
+                if let Some(state) = files.get(name) {
+                    *lock(state) =
+                        FileState { generation: self.shared.new_generation(), len: None };
+                }
+            }
+            _ => {
+                files.remove(name);
+            }
         }
         removed
     }
