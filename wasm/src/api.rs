@@ -89,6 +89,36 @@ fn slot_error(e: std::io::Error) -> JsValue {
     }
 }
 
+/// The size option `name` of `js`, when given: a whole number from 0 to 2^53 - 1 (not
+/// negative, NaN or infinite), else `InvalidOption`.
+fn size(js: &JsValue, name: &'static str) -> Result<Option<u64>, JsValue> {
+    let value = Reflect::get(js, &name.into())?;
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    match value.as_f64() {
+        Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER => {
+            Ok(Some(n as u64))
+        }
+        _ => Err(store_error(Error::InvalidOption {
+            option: name,
+            reason: format!("{value:?} is not a whole number of bytes"),
+        })),
+    }
+}
+
+/// The OPFS block cache the options ask for: `readCacheBytes` (default 32 MiB; less than a
+/// block, 0 included: none).
+fn block_cache(js: &JsValue) -> Result<BlockCache, JsValue> {
+    let given = match js.is_undefined() || js.is_null() {
+        true => None,
+        false => size(js, "readCacheBytes")?,
+    };
+    let capacity_bytes =
+        given.map_or(OPFS_BLOCK_CACHE.capacity_bytes, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    Ok(BlockCache { capacity_bytes, ..OPFS_BLOCK_CACHE })
+}
+
 /// `{ cacheBytes, maxValueBytes, maxStoreBytes, segmentBytes, readOnly, durability:
 /// "eventual" | "immediate", recovery: "strict" | "salvage" }`, all optional. A size must be
 /// a whole number from 0 to 2^53 - 1 (not negative, NaN or infinite); the engine then checks
@@ -100,34 +130,19 @@ fn options(js: &JsValue) -> Result<Options, JsValue> {
     if js.is_undefined() || js.is_null() {
         return Ok(options);
     }
-    let size = |name: &'static str| -> Result<Option<u64>, JsValue> {
-        let value = Reflect::get(js, &name.into())?;
-        if value.is_undefined() || value.is_null() {
-            return Ok(None);
-        }
-        match value.as_f64() {
-            Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER => {
-                Ok(Some(n as u64))
-            }
-            _ => Err(store_error(Error::InvalidOption {
-                option: name,
-                reason: format!("{value:?} is not a whole number of bytes"),
-            })),
-        }
-    };
-    if let Some(n) = size("cacheBytes")? {
+    if let Some(n) = size(js, "cacheBytes")? {
         options.cache_bytes = usize::try_from(n).unwrap_or(usize::MAX);
     }
-    if let Some(n) = size("maxValueBytes")? {
+    if let Some(n) = size(js, "maxValueBytes")? {
         options.max_value_bytes = n;
     }
-    if let Some(n) = size("maxStoreBytes")? {
+    if let Some(n) = size(js, "maxStoreBytes")? {
         options.max_store_bytes = n;
     }
-    if let Some(n) = size("segmentBytes")? {
+    if let Some(n) = size(js, "segmentBytes")? {
         options.segment_bytes = n;
     }
-    if let Some(n) = size("reserveBytes")? {
+    if let Some(n) = size(js, "reserveBytes")? {
         options.reserve_bytes = n;
     }
     options.read_only = Reflect::get(js, &"readOnly".into())?.is_truthy();
@@ -168,7 +183,8 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 /// The block cache in front of OPFS. A sync access handle's random read of 64 KB took 1.3x
 /// (Chromium: 3.4 against 2.6 us) to 1.9x (Firefox: 66 against 35 us) one of 1 KB in a worker
 /// micro-benchmark, against well under a microsecond to copy 1 KB from memory: a miss reads
-/// 64 KB, the documents around the one asked for; up to 32 MiB are kept.
+/// 64 KB, the documents around the one asked for; up to 32 MiB are kept unless the options
+/// say otherwise ([`block_cache`]).
 pub const OPFS_BLOCK_CACHE: BlockCache =
     BlockCache { block_bytes: 64 << 10, capacity_bytes: 32 << 20 };
 
@@ -223,7 +239,7 @@ impl WasmStore {
     #[wasm_bindgen(js_name = openOpfs)]
     pub fn open_opfs(slots: Array, options_js: JsValue) -> Result<WasmStore, JsValue> {
         let storage = OpfsStorage::new(slots_of(&slots)).map_err(slot_error)?;
-        let cached = CachedStorage::new(storage.clone(), OPFS_BLOCK_CACHE);
+        let cached = CachedStorage::new(storage.clone(), block_cache(&options_js)?);
         let store = Store::open(cached, options(&options_js)?).map_err(store_error)?;
         Ok(WasmStore { backend: Backend::Opfs(store, storage) })
     }
@@ -240,6 +256,7 @@ impl WasmStore {
     /// checks the options of a tab that sends it its calls.
     #[wasm_bindgen(js_name = checkOptions)]
     pub fn check_options(options_js: JsValue) -> Result<(), JsValue> {
+        block_cache(&options_js)?;
         options(&options_js)?.validate().map_err(store_error)
     }
 

@@ -52,6 +52,9 @@ export interface OpenOptions {
   durability?: 'eventual' | 'immediate';
   /** Memory for decoded documents (default 32 MiB). */
   cacheBytes?: number;
+  /** Memory for 64 KB blocks of the store's OPFS files, kept after reads and writes so that
+   * most reads need no OPFS call (default 32 MiB; below 64 KB, 0 included: none). */
+  readCacheBytes?: number;
   /** Largest document in bytes of TOON (default 1 MiB). */
   maxValueBytes?: number;
   /** Largest store in bytes (default 1 GiB). */

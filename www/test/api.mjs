@@ -131,7 +131,8 @@ export default {
     const codes = await inPage(page, async (t) => {
       const out = [];
       for (const options of [{ segmentBytes: -1 }, { maxValueBytes: NaN }, { cacheBytes: 1.5 },
-        { maxStoreBytes: 0 }, { segmentBytes: Infinity }, { durability: 'sometimes' }, { recovery: 3 }]) {
+        { maxStoreBytes: 0 }, { segmentBytes: Infinity }, { durability: 'sometimes' }, { recovery: 3 },
+        { readCacheBytes: -1 }]) {
         try {
           await (await t.open('options', options)).close();
           out.push('opened');
@@ -141,7 +142,44 @@ export default {
       }
       return out;
     });
-    assert.deepEqual(codes, Array(7).fill('InvalidOption'));
+    assert.deepEqual(codes, Array(8).fill('InvalidOption'));
+  },
+
+  async 'reads agree with or without the block cache, across segments and a reopen'(context) {
+    const page = await newPage(context);
+    const out = await inPage(page, async (t) => {
+      const texts = Array.from({ length: 300 }, (_, i) => `i: ${i}\nbody: ${'x'.repeat(i * 7 + 1)}`);
+      const results = {};
+      // 0: no cache; 65536: one block, always evicting; default: 32 MiB.
+      for (const readCacheBytes of [0, 65536, undefined]) {
+        const name = `read-cache-${readCacheBytes}`;
+        const options = { readCacheBytes, segmentBytes: 64 << 10 };
+        let store = await t.open(name, options);
+        for (let i = 0; i < texts.length; i++) await store.putText(`k${i}`, texts[i]);
+        for (let i = 0; i < texts.length; i += 3) await store.putText(`k${i}`, `${texts[i]}\nagain: true`);
+        const read = async () => {
+          const got = [];
+          for (let i = texts.length - 1; i >= 0; i--) got.push(await store.getText(`k${i}`));
+          return got;
+        };
+        const before = await read();
+        await store.close();
+        store = await t.open(name, options);
+        const after = await read();
+        results[String(readCacheBytes)] = { before, same: JSON.stringify(before) === JSON.stringify(after) };
+        await store.close();
+      }
+      return results;
+    });
+    const expected = Array.from({ length: 300 }, (_, n) => {
+      const i = 299 - n;
+      const text = `i: ${i}\nbody: ${'x'.repeat(i * 7 + 1)}`;
+      return i % 3 === 0 ? `${text}\nagain: true` : text;
+    });
+    for (const readCacheBytes of ['0', '65536', 'undefined']) {
+      assert.deepEqual(out[readCacheBytes].before, expected, `readCacheBytes ${readCacheBytes}`);
+      assert.ok(out[readCacheBytes].same, `readCacheBytes ${readCacheBytes} after a reopen`);
+    }
   },
 
   async 'integer-like keys come first and __proto__ is an own property'(context) {

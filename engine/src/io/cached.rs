@@ -45,7 +45,8 @@ pub struct BlockCache {
     /// The size of a block (a power of two): what one miss reads. Small blocks suit cheap
     /// reads (WASI), large ones costly reads (OPFS in Firefox).
     pub block_bytes: usize,
-    /// The most bytes of blocks kept; the least recently used go first.
+    /// The most bytes of blocks kept; the least recently used go first. Less than one
+    /// block: no cache, every call goes to the backend.
     pub capacity_bytes: usize,
 }
 
@@ -144,7 +145,8 @@ impl<S: Storage> Storage for CachedStorage<S> {
     type File = CachedFile<S::File>;
 
     fn open(&self, name: &str, mode: OpenMode) -> io::Result<CachedFile<S::File>> {
-        if mode == OpenMode::ReadOnly {
+        let config = self.shared.config;
+        if mode == OpenMode::ReadOnly || config.capacity_bytes < config.block_bytes {
             let inner = self.inner.open(name, mode)?;
             return Ok(CachedFile { inner, state: None, shared: self.shared.clone() });
         }
@@ -335,6 +337,12 @@ mod tests {
     fn read(file: &impl File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
         let mut buf = vec![0; len];
         file.read_at(offset, &mut buf).map(|()| buf)
+    }
+
+    #[test]
+    fn passes_the_conformance_suite_with_no_room() {
+        let none = BlockCache { block_bytes: 8, capacity_bytes: 0 };
+        crate::io::conformance::run(|| CachedStorage::new(MemoryStorage::new(), none));
     }
 
     #[test]
