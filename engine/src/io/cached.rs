@@ -1,11 +1,11 @@
-//! A read cache of file blocks in front of any backend, for the homes without memory maps.
+//! A read cache of file blocks in front of any backend, for homes whose reads are costly.
 //!
-//! Natively a get reads a memory map, and the kernel's page cache keeps recent blocks. Under
-//! WASI every read is a call into the host, and in the browser an OPFS read through a sync
-//! access handle (1.4 us in Chromium, 44 us in Firefox for 1 KB, measured by the browser
-//! bench). [`CachedStorage`] keeps whole blocks of the files it reads in memory, as the page
-//! cache would: one read fills a block, and the documents beside the one asked for come from
-//! memory after it.
+//! Natively a get reads a memory map, and the kernel's page cache keeps recent blocks. In the
+//! browser a read goes through an OPFS sync access handle: about 1.4 us in Chromium and 44 us
+//! in Firefox for 1 KB (the browser bench's raw reads). [`CachedStorage`] keeps whole blocks
+//! of the files it reads in memory, as the page cache would: one read fills a block, and the
+//! documents beside the one asked for come from memory after it. (Under WASI a read is a
+//! cheap host call: this cache made gets no faster there, so WASI goes without it.)
 //!
 //! It is write-through and never holds anything the file does not: writes go to the backend
 //! first; a block a write touches is dropped, then filled again from the written bytes
@@ -42,8 +42,8 @@ const BULK_BLOCKS: u64 = 4;
 /// How much to cache, and in what blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockCache {
-    /// The size of a block (a power of two): what one miss reads. Small blocks suit cheap
-    /// reads (WASI), large ones costly reads (OPFS in Firefox).
+    /// The size of a block (a power of two): what one miss reads. Large blocks pay where a
+    /// read costs much whatever its size (OPFS).
     pub block_bytes: usize,
     /// The most bytes of blocks kept; the least recently used go first. Less than one
     /// block: no cache, every call goes to the backend.

@@ -9,8 +9,8 @@
 //!
 //! Backends: [`MemoryStorage`] (always built), [`StdStorage`] (a directory; positional I/O
 //! natively and under WASI), [`MmapStorage`] (native; sealed files are read through a
-//! memory map). [`CachedStorage`] wraps any of them with a cache of file blocks, for the
-//! homes without memory maps (WASI, OPFS). [`fault::FaultyStorage`] wraps any of them to
+//! memory map). [`CachedStorage`] wraps any of them with a cache of file blocks, for homes
+//! whose reads are costly (OPFS). [`fault::FaultyStorage`] wraps any of them to
 //! inject failures and to produce the durable image a power cut would leave. [`conformance`]
 //! is the one suite every backend must pass, exported so that backends in other crates run
 //! it too.
