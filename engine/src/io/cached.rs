@@ -117,8 +117,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
-    fn new_generation(&self) -> u64 {
-        self.generations.fetch_add(1, Ordering::Relaxed)
+    /// A file's state under a generation of its own: no block cached under an older one is
+    /// reachable from it.
+    fn fresh(&self, len: Option<u64>) -> FileState {
+        FileState { generation: self.generations.fetch_add(1, Ordering::Relaxed), len }
     }
 
     fn insert(&self, key: (u64, u64), block: Box<[u8]>) {
@@ -154,10 +156,9 @@ impl<S: Storage> Storage for CachedStorage<S> {
         // the choice of the state the handle shares.
         let mut files = lock(&self.shared.files);
         let inner = self.inner.open(name, mode)?;
-        let state = files.entry(name.to_owned()).or_insert_with(|| {
-            let generation = self.shared.new_generation();
-            Arc::new(Mutex::new(FileState { generation, len: None }))
-        });
+        let state = files
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Mutex::new(self.shared.fresh(None))));
         Ok(CachedFile { inner, state: Some(state.clone()), shared: self.shared.clone() })
     }
 
@@ -172,8 +173,7 @@ impl<S: Storage> Storage for CachedStorage<S> {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 // What a failed removal left is the backend's to say: forget the blocks.
                 if let Some(state) = files.get(name) {
-                    *lock(state) =
-                        FileState { generation: self.shared.new_generation(), len: None };
+                    *lock(state) = self.shared.fresh(None);
                 }
             }
             _ => {
@@ -278,7 +278,7 @@ impl<F: File> File for CachedFile<F> {
         let end = offset.saturating_add(data.len() as u64);
         if let Err(e) = self.inner.write_at(offset, data) {
             // What reached the file is unknown: forget all of it.
-            *file = FileState { generation: self.shared.new_generation(), len: None };
+            *file = self.shared.fresh(None);
             return Err(e);
         }
         if data.is_empty() {
@@ -307,7 +307,7 @@ impl<F: File> File for CachedFile<F> {
         let mut file = lock(state);
         let result = self.inner.set_len(len);
         let len = result.as_ref().ok().map(|()| len);
-        *file = FileState { generation: self.shared.new_generation(), len };
+        *file = self.shared.fresh(len);
         result
     }
 

@@ -485,13 +485,10 @@ pub(crate) fn is_safe_unquoted(s: &str, delimiter: u8) -> bool {
     };
     // Eight bytes' classes ORed together, without a branch per byte: strings are mostly
     // safe, and most of the time goes to the long ones.
+    let forces =
+        |part: &[u8]| part.iter().fold(0, |seen, &b| seen | QUOTING[b as usize]) & forbidden != 0;
     let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        if chunk.iter().fold(0, |seen, &b| seen | QUOTING[b as usize]) & forbidden != 0 {
-            return false;
-        }
-    }
-    if chunks.remainder().iter().fold(0, |seen, &b| seen | QUOTING[b as usize]) & forbidden != 0 {
+    if chunks.any(forces) || forces(chunks.remainder()) {
         return false;
     }
     if matches!(s, "true" | "false" | "null") {
